@@ -1,0 +1,19 @@
+# One image for every Gradyard service in docker-compose.yml (migrate, api, worker, flower):
+# they differ only in the command they run.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+WORKDIR /app
+COPY . .
+# Editable, because `gradyard db upgrade` finds alembic.ini and migrations/ beside the packages.
+RUN pip install -e ".[ops]" \
+    && useradd --create-home --uid 10001 gradyard
+
+USER gradyard
+EXPOSE 8000 5555
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "service.wsgi:app"]

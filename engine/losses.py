@@ -1,0 +1,130 @@
+"""Losses over a batch, each one fused node; the L2 penalty; accuracy for the classifying losses.
+
+`outputs[s][k]` is output k of sample s and `targets[s][k]` its target: a multi-output model
+takes one target per output, and every (sample, output) pair is one term of the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from engine.activations import sigmoid
+from engine.errors import NonFiniteError
+from engine.value import Value, node
+
+Outputs = Sequence[Sequence[Value]]
+Targets = Sequence[Sequence[float]]
+Loss = Callable[[Outputs, Targets], Value]
+
+
+def sum_squared(outputs: Outputs, targets: Targets) -> Value:
+    """Sum of (y - t)**2 over every output: the notebook's loss."""
+    s, children, local = _squares(outputs, targets)
+    return _loss("sum_squared", s, children, local, 1.0)
+
+
+def mean_squared(outputs: Outputs, targets: Targets) -> Value:
+    """Mean of (y - t)**2 over every output."""
+    s, children, local = _squares(outputs, targets)
+    return _loss("mean_squared", s / len(children), children, local, 1.0 / len(children))
+
+
+def hinge(outputs: Outputs, targets: Targets) -> Value:
+    """Mean of max(0, 1 - t y) for labels t = +-1 (the max-margin loss)."""
+    s = 0.0
+    children: list[Value] = []
+    local: list[float] = []
+    for ys, ts in zip(outputs, targets, strict=True):
+        for y, t in zip(ys, ts, strict=True):
+            margin = 1.0 - t * y.data
+            # d/dy max(0, 1 - t y) = -t inside the margin, 0 outside
+            if margin > 0.0:
+                s += margin
+                local.append(-t)
+            else:
+                local.append(0.0)
+            children.append(y)
+    return _loss("hinge", s / len(children), children, local, 1.0 / len(children))
+
+
+def binary_cross_entropy(logits: Outputs, targets: Targets) -> Value:
+    """Mean of -[t log p + (1 - t) log(1 - p)] with p = sigmoid(z), from the logits z, t in {0, 1}.
+
+    Rewritten as softplus(z) - t z = max(z, 0) - t z + log(1 + e^-|z|), which never overflows
+    and never takes log(0), even when p rounds to 0.0 or 1.0.
+    """
+    s = 0.0
+    children: list[Value] = []
+    local: list[float] = []
+    for zs, ts in zip(logits, targets, strict=True):
+        for z, t in zip(zs, ts, strict=True):
+            x = z.data
+            s += max(x, 0.0) - t * x + math.log1p(math.exp(-abs(x)))
+            local.append(sigmoid(x)[0] - t)  # d/dz = sigmoid(z) - t
+            children.append(z)
+    return _loss("binary_cross_entropy", s / len(children), children, local, 1.0 / len(children))
+
+
+def l2_penalty(params: Sequence[Value], l2: float) -> Value:
+    """l2 * sum(p * p) as one node (the notebook's Q&A on regularisation)."""
+    data = tuple(p.data for p in params)
+    s = 0.0
+    for x in data:
+        s += x * x
+    # d/dp l2 p**2 = 2 l2 p: the data are the local gradients, 2 l2 the shared scale
+    return _loss("l2", l2 * s, params, data, 2.0 * l2)
+
+
+def correct(loss: str, outputs: Sequence[Sequence[float]], targets: Targets) -> int | None:
+    """How many (sample, output) pairs a classifying loss gets right; None for regression.
+
+    hinge: right when t y > 0 (a score of exactly 0 is never right).
+    binary_cross_entropy (on logits): predicts 1 when z > 0, i.e. p > 0.5.
+    """
+    pairs = (
+        (y, t) for ys, ts in zip(outputs, targets, strict=True) for y, t in zip(ys, ts, strict=True)
+    )
+    if loss == "hinge":
+        return sum(1 for y, t in pairs if t * y > 0.0)
+    if loss == "binary_cross_entropy":
+        return sum(1 for y, t in pairs if (y > 0.0) == (t == 1.0))
+    return None
+
+
+LOSSES: dict[str, Loss] = {
+    "sum_squared": sum_squared,
+    "mean_squared": mean_squared,
+    "hinge": hinge,
+    "binary_cross_entropy": binary_cross_entropy,
+}
+
+# The labels each classifying loss expects; the others take any finite target.
+LABELS: dict[str, tuple[float, float]] = {
+    "hinge": (-1.0, 1.0),
+    "binary_cross_entropy": (0.0, 1.0),
+}
+
+# Losses computed from the output layer's pre-activation (its logit) rather than its output.
+ON_LOGITS = frozenset({"binary_cross_entropy"})
+
+
+def _squares(outputs: Outputs, targets: Targets) -> tuple[float, list[Value], list[float]]:
+    s = 0.0
+    children: list[Value] = []
+    local: list[float] = []
+    for ys, ts in zip(outputs, targets, strict=True):
+        for y, t in zip(ys, ts, strict=True):
+            e = y.data - t
+            s += e * e
+            children.append(y)
+            local.append(2.0 * e)  # d/dy (y - t)**2 = 2 (y - t)
+    return s, children, local
+
+
+def _loss(
+    op: str, data: float, children: Sequence[Value], local: Sequence[float], scale: float
+) -> Value:
+    if not math.isfinite(data):
+        raise NonFiniteError(op, (), f"overflowed to {data}")
+    return node(data, tuple(children), tuple(local), op, scale)

@@ -1,0 +1,1 @@
+"""The HTTP API's blueprints and the request parsing they share."""

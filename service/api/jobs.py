@@ -1,0 +1,160 @@
+"""The jobs resource: submit, list, read, page losses, fetch weights, predict, cancel."""
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, request
+
+from engine import predict
+from engine.errors import SpecError
+from service import jobs
+from service.db import sessions
+from service.models import Job
+from service.problems import Problem, validation_problem
+from service.queue import BrokerUnavailable, enqueue
+from service.schemas import JobListQuery, LossQuery, job_out
+from service.settings import get_settings
+from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits, spec_error_field
+
+from .parsing import json_body, query_args
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+
+
+def current_owner() -> str:
+    """The tenant the request acts for (one local owner until API tokens arrive)."""
+    return "local"
+
+
+def _job_or_404(session: Any, job_id: str) -> Job:
+    job = jobs.get_job(session, job_id, current_owner())
+    if job is None:
+        raise Problem(404, "Not Found", f"no job {job_id}", "not-found")
+    return job
+
+
+@bp.post("")
+def submit() -> tuple[Response, int, dict[str, str]]:
+    """Validate a job spec, store the job and queue it."""
+    spec = json_body(JobSpec)
+    try:
+        parsed = spec.parsed()
+        check_limits(parsed, get_settings())
+    except SpecError as exc:
+        raise validation_problem([{"field": spec_error_field(exc), "message": str(exc)}]) from exc
+    except LimitExceeded as exc:
+        raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
+    engine_spec = parsed.to_dict()
+    with sessions().begin() as session:
+        job = jobs.create_job(session, engine_spec, spec.name, current_owner())
+        document = job_out(job)
+    try:
+        enqueue(job.id)
+    except BrokerUnavailable as exc:
+        with sessions().begin() as session:
+            jobs.delete_job(session, job.id)
+        raise Problem(
+            503,
+            "Service Unavailable",
+            "the job queue is unreachable; try again shortly",
+            "queue-unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
+    location = document["links"]["self"]
+    return jsonify(document), 202, {"Location": location}
+
+
+@bp.get("")
+def list_jobs() -> Response:
+    """The caller's jobs, newest first, a page at a time."""
+    query = query_args(JobListQuery)
+    try:
+        with sessions().begin() as session:
+            page, cursor = jobs.list_jobs(
+                session, current_owner(), query.status, query.limit, query.cursor
+            )
+            items = [job_out(job) for job in page]
+    except jobs.BadCursor as exc:
+        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
+    return jsonify({"items": items, "next": _next_url(cursor=cursor) if cursor else None})
+
+
+@bp.get("/<job_id>")
+def get_job(job_id: str) -> Response:
+    """One job."""
+    with sessions().begin() as session:
+        return jsonify(job_out(_job_or_404(session, job_id)))
+
+
+@bp.get("/<job_id>/losses")
+def losses(job_id: str) -> Response:
+    """A job's per-epoch losses in epoch order, a page at a time, optionally downsampled."""
+    query = query_args(LossQuery)
+    with sessions().begin() as session:
+        _job_or_404(session, job_id)
+        rows, after = jobs.loss_page(session, job_id, query.after, query.limit, query.every)
+    items = [{"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy} for r in rows]
+    return jsonify({"items": items, "next": _next_url(after=after) if after else None})
+
+
+@bp.get("/<job_id>/weights")
+def weights(job_id: str) -> Response:
+    """The trained model's weights (the engine's JSON) once the job has succeeded."""
+    with sessions().begin() as session:
+        return jsonify(_final_weights(_job_or_404(session, job_id)))
+
+
+@bp.post("/<job_id>/predict")
+def predict_outputs(job_id: str) -> Response:
+    """Run inputs through a succeeded job's model."""
+    body = json_body(PredictRequest)
+    settings = get_settings()
+    if len(body.inputs) > settings.max_predict_batch:
+        message = (
+            f"max_predict_batch is {settings.max_predict_batch}; got {len(body.inputs)} inputs"
+        )
+        raise validation_problem([{"field": "inputs", "message": message}])
+    with sessions().begin() as session:
+        model = _final_weights(_job_or_404(session, job_id))
+    width = model["inputs"]
+    bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
+    if bad:
+        errors = [
+            {"field": f"inputs.{i}", "message": f"the model takes {width} inputs per sample"}
+            for i in bad[:20]
+        ]
+        raise validation_problem(errors)
+    try:
+        outputs = predict(model, body.inputs)
+    except ArithmeticError as exc:
+        raise validation_problem([{"field": "inputs", "message": str(exc)}]) from exc
+    return jsonify({"outputs": outputs})
+
+
+@bp.post("/<job_id>/cancel")
+def cancel(job_id: str) -> tuple[Response, int]:
+    """Cancel a queued job, or ask a running one to stop at its next epoch."""
+    with sessions().begin() as session:
+        job = _job_or_404(session, job_id)
+        try:
+            job = jobs.request_cancel(session, job)
+        except jobs.Conflict as exc:
+            raise Problem(409, "Conflict", f"cannot cancel: {exc}", "job-finished") from exc
+        return jsonify(job_out(job)), 202
+
+
+def _final_weights(job: Job) -> dict[str, Any]:
+    if job.status != "succeeded" or job.weights is None:
+        raise Problem(
+            409,
+            "Conflict",
+            f"job is {job.status}; weights exist once it has succeeded",
+            "job-not-finished",
+        )
+    return job.weights
+
+
+def _next_url(**changes: Any) -> str:
+    args = request.args.to_dict()
+    args.update({key: str(value) for key, value in changes.items()})
+    return f"{request.path}?{urlencode(args)}"

@@ -1,0 +1,51 @@
+"""Database engine and session factory, shared by the API and the worker."""
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.settings import get_settings
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL mode so the API reads while the worker writes."""
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str | None = None) -> Engine:
+    """The process's engine for ``url`` (default: the configured one); one pool per database."""
+    url = url or get_settings().database_url
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def sessions(url: str | None = None) -> sessionmaker[Session]:
+    """A session factory on the database; callers open ``with sessions().begin() as session``."""
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def dispose_after_fork() -> None:
+    """Drop pooled connections inherited from a parent process (Celery's prefork pool forks)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)

@@ -1,0 +1,134 @@
+"""What the API does to jobs in SQL: create, find, list, page their losses, ask them to cancel.
+
+Every function takes the caller's session; the caller (a view) owns the transaction.
+"""
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, Row, delete, literal, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from service.models import EpochLoss, Job, utcnow
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+
+
+class Conflict(Exception):
+    """The job is in a state that does not allow what was asked."""
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this service did not hand out."""
+
+
+def create_job(session: Session, spec: dict[str, Any], name: str | None, owner: str) -> Job:
+    """Store a new queued job for ``spec`` (already validated and normalised)."""
+    job = Job(
+        id=str(uuid.uuid4()),
+        owner=owner,
+        name=name,
+        status="queued",
+        spec=spec,
+        epochs=spec["training"]["epochs"],
+        epoch=0,
+        attempts=0,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def delete_job(session: Session, job_id: str) -> None:
+    """Remove a job that could not be queued, so a failed submission leaves nothing behind."""
+    session.execute(delete(Job).where(Job.id == job_id))
+
+
+def get_job(session: Session, job_id: str, owner: str) -> Job | None:
+    """The owner's job with this id, or None (another owner's job is as absent as no job)."""
+    return session.scalars(select(Job).where(Job.id == job_id, Job.owner == owner)).one_or_none()
+
+
+def list_jobs(
+    session: Session, owner: str, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Job], str | None]:
+    """One page of the owner's jobs, newest first, and the cursor of the next page (or None)."""
+    query = select(Job).where(Job.owner == owner)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if cursor is not None:
+        created_at, job_id = decode_cursor(cursor)
+        # Keyset pagination: strictly after the cursor's (created_at, id) in newest-first order.
+        query = query.where(
+            tuple_(Job.created_at, Job.id) < tuple_(literal(created_at), literal(job_id))
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    jobs = list(session.scalars(query))
+    if len(jobs) <= limit:
+        return jobs, None
+    last = jobs[limit - 1]
+    return jobs[:limit], encode_cursor(last.created_at, last.id)
+
+
+def encode_cursor(created_at: datetime, job_id: str) -> str:
+    """An opaque cursor pointing just after the job with this creation time and id."""
+    raw = f"{created_at.isoformat()}|{job_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a cursor points after; ``BadCursor`` for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+        uuid.UUID(job_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise BadCursor("cursor is not one this service handed out") from exc
+    if moment.tzinfo is None:
+        raise BadCursor("cursor is not one this service handed out")
+    return moment, job_id
+
+
+def loss_page(
+    session: Session, job_id: str, after: int, limit: int, every: int
+) -> tuple[list[Row[tuple[int, float, float | None]]], int | None]:
+    """Losses of epochs after ``after``, every ``every``-th from epoch 1, and the next ``after``."""
+    query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy).where(
+        EpochLoss.job_id == job_id, EpochLoss.epoch > after
+    )
+    if every > 1:
+        query = query.where((EpochLoss.epoch - 1) % every == 0)
+    rows = list(session.execute(query.order_by(EpochLoss.epoch).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1].epoch
+
+
+def request_cancel(session: Session, job: Job) -> Job:
+    """Cancel a queued job now, or ask a running one to stop at its next epoch boundary."""
+    if job.status in ("cancelling", "cancelled"):
+        return job
+    if job.status in TERMINAL:
+        raise Conflict(f"job is already {job.status}")
+    now = utcnow()
+    # Conditional updates: the worker may be changing the status at the same moment.
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == "queued")
+        .values(status="cancelled", finished_at=now)
+    )
+    cancelled = isinstance(result, CursorResult) and result.rowcount > 0
+    if not cancelled:
+        session.execute(
+            update(Job).where(Job.id == job.id, Job.status == "running").values(status="cancelling")
+        )
+    session.refresh(job)
+    if job.status in ("succeeded", "failed"):
+        raise Conflict(f"job is already {job.status}")
+    return job

@@ -1,0 +1,86 @@
+"""One error format for every failure: RFC 9457 problem documents (application/problem+json)."""
+
+from typing import Any
+
+from flask import Flask, Response, json
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_TYPES = "/problems/"
+
+
+class Problem(Exception):
+    """An error the API reports to the client as a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        slug: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.type = PROBLEM_TYPES + slug if slug else "about:blank"
+        self.errors = errors
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        """The problem as an HTTP response."""
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        response = Response(json.dumps(body), self.status, mimetype="application/problem+json")
+        response.headers.update(self.headers)
+        return response
+
+
+def validation_problem(errors: list[dict[str, Any]], detail: str | None = None) -> Problem:
+    """A 422 problem listing each bad field as ``{"field": "a.b.0", "message": ...}``."""
+    detail = detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return Problem(422, "Invalid request", detail, "validation", errors)
+
+
+def from_validation_error(exc: ValidationError, prefix: str = "") -> Problem:
+    """Turn pydantic's errors into our problem format."""
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"])
+        errors.append(
+            {
+                "field": prefix + field if field else prefix.rstrip(".") or "body",
+                "message": error["msg"],
+                "type": error["type"],
+            }
+        )
+    return validation_problem(errors)
+
+
+def register(app: Flask) -> None:
+    """Make every error, ours or Flask's, leave as a problem document."""
+
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem) -> Response:
+        return exc.response()
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        headers = {}
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            headers["Allow"] = exc.get_response().headers["Allow"]
+        return Problem(status, exc.name, exc.description or exc.name, headers=headers).response()
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unhandled error", exc_info=exc)
+        return Problem(
+            500, "Internal Server Error", "the server failed; it has been logged"
+        ).response()

@@ -1,0 +1,174 @@
+"""Fixtures for the service suite: real Postgres, real Redis, a real Celery worker process.
+
+The settings are pointed at a test database and a private queue before any service module reads
+them. Outside CI a missing server skips these tests with one line saying how to start it; under
+CI=true it fails them.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gradyard_test"
+)
+BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+QUEUE_NAME = f"gradyard-test-{uuid.uuid4().hex[:8]}"
+
+os.environ.update(DATABASE_URL=DATABASE_URL, BROKER_URL=BROKER_URL, QUEUE_NAME=QUEUE_NAME)
+os.environ.setdefault("FLUSH_SECONDS", "0.1")
+
+START_HINTS = {
+    "Postgres": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''",
+}
+
+
+def _unavailable(service: str, where: str, error: Exception) -> None:
+    message = (
+        f"{service} at {where} is not reachable ({error}); start it with: {START_HINTS[service]}"
+    )
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI needs {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def admin_dsn(url: str, database: str = "postgres") -> str:
+    """A libpq connection string for another database on the same server as ``url``."""
+    parsed = make_url(url).set(drivername="postgresql", database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database ``url`` names, so every run starts empty."""
+    name = make_url(url).database
+    with psycopg.connect(admin_dsn(url), autocommit=True, connect_timeout=3) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The test database, created afresh and migrated to the newest schema."""
+    try:
+        recreate_database(DATABASE_URL)
+    except psycopg.OperationalError as exc:
+        _unavailable("Postgres", make_url(DATABASE_URL).render_as_string(), exc)
+    from service.cli import upgrade_database
+
+    upgrade_database()
+    return DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def redis_broker() -> Iterator[str]:
+    """The Redis broker, with this run's private queue removed afterwards."""
+    client = redis.Redis.from_url(BROKER_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _unavailable("Redis", BROKER_URL, exc)
+    yield BROKER_URL
+    client.delete(QUEUE_NAME)
+
+
+@pytest.fixture(scope="session")
+def services(postgres: str, redis_broker: str) -> None:
+    """Both servers up and the schema in place."""
+
+
+class WorkerProcess:
+    """A real ``celery worker`` child process on the test queue, with its log in a file."""
+
+    def __init__(self, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        env = {**os.environ, **(extra_env or {})}
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            QUEUE_NAME,
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
+        ]
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b" ready." in self.log_path.read_bytes():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def worker(services: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One real worker process for the whole session."""
+    process = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log")
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def app(services: None) -> Any:
+    from service.app import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def wait_for_status(
+    client: Any, job_id: str, statuses: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    """Poll the job until its status is one of ``statuses``; the job's document."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+        if job["status"] in statuses or time.monotonic() > deadline:
+            assert job["status"] in statuses, f"job stuck in {job['status']}: {job}"
+            return job
+        time.sleep(0.05)

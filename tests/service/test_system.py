@@ -1,0 +1,41 @@
+"""Health, readiness, the OpenAPI document and its page; the worker's import hygiene."""
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("services")
+
+
+def test_health_and_readiness(client: Any) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": True, "broker": True}
+
+
+def test_openapi_document_describes_every_route(client: Any, app: Any) -> None:
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    routes = {rule.rule.replace("<job_id>", "{job_id}") for rule in app.url_map.iter_rules()}
+    routes -= {"/static/<path:filename>", "/openapi.json", "/docs"}
+    assert routes <= set(document["paths"])
+    job_spec = document["components"]["schemas"]["JobSpec"]
+    assert job_spec["additionalProperties"] is False
+    assert {"model", "data", "training", "name"} <= set(job_spec["properties"])
+
+
+def test_docs_page_renders_the_document(client: Any) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert "/api/v1/jobs/{job_id}/predict" in text and "JobSpec" in text
+
+
+def test_worker_never_imports_flask() -> None:
+    code = "import sys, worker.tasks, worker.runner; assert 'flask' not in sys.modules, 'flask'"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
