@@ -49,3 +49,9 @@ def dispose_after_fork() -> None:
     """Drop pooled connections inherited from a parent process (Celery's prefork pool forks)."""
     for engine in _engines.values():
         engine.dispose(close=False)
+
+
+def dispose_all() -> None:
+    """Close every pooled connection of this process."""
+    for engine in _engines.values():
+        engine.dispose()

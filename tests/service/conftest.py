@@ -20,11 +20,13 @@ import redis
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
+RUN_TAG = uuid.uuid4().hex[:8]
+# Each run gets its own database and queue, so runs side by side never see each other's jobs.
 DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gradyard_test"
+    "TEST_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/gradyard_test_{RUN_TAG}"
 )
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
-QUEUE_NAME = f"gradyard-test-{uuid.uuid4().hex[:8]}"
+QUEUE_NAME = f"gradyard-test-{RUN_TAG}"
 
 os.environ.update(DATABASE_URL=DATABASE_URL, BROKER_URL=BROKER_URL, QUEUE_NAME=QUEUE_NAME)
 os.environ.setdefault("FLUSH_SECONDS", "0.1")
@@ -52,23 +54,33 @@ def admin_dsn(url: str, database: str = "postgres") -> str:
 
 def recreate_database(url: str) -> None:
     """Drop and create the database ``url`` names, so every run starts empty."""
+    drop_database(url)
     name = make_url(url).database
     with psycopg.connect(admin_dsn(url), autocommit=True, connect_timeout=3) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def drop_database(url: str) -> None:
+    """Drop the database ``url`` names, closing whatever is still connected to it."""
+    name = make_url(url).database
+    with psycopg.connect(admin_dsn(url), autocommit=True, connect_timeout=3) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def postgres() -> str:
-    """The test database, created afresh and migrated to the newest schema."""
+def postgres() -> Iterator[str]:
+    """The run's own database, created afresh, migrated to the newest schema, dropped after."""
     try:
         recreate_database(DATABASE_URL)
     except psycopg.OperationalError as exc:
         _unavailable("Postgres", make_url(DATABASE_URL).render_as_string(), exc)
     from service.cli import upgrade_database
+    from service.db import dispose_all
 
     upgrade_database()
-    return DATABASE_URL
+    yield DATABASE_URL
+    dispose_all()
+    drop_database(DATABASE_URL)
 
 
 @pytest.fixture(scope="session")

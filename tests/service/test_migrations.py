@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from service.db import make_engine
 from service.models import Base
-from tests.service.conftest import DATABASE_URL, ROOT, recreate_database
+from tests.service.conftest import DATABASE_URL, ROOT, RUN_TAG, drop_database, recreate_database
 
 
 def alembic_config(connection: object | None = None) -> Config:
@@ -27,11 +27,12 @@ def alembic_config(connection: object | None = None) -> Config:
 
 @pytest.fixture
 def scratch_postgres(postgres: str) -> Iterator[Engine]:
-    url = make_url(DATABASE_URL).set(database="gradyard_migrations_test")
+    url = make_url(DATABASE_URL).set(database=f"gradyard_migrations_{RUN_TAG}")
     recreate_database(url.render_as_string(hide_password=False))
     engine = make_engine(url.render_as_string(hide_password=False))
     yield engine
     engine.dispose()
+    drop_database(url.render_as_string(hide_password=False))
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
