@@ -83,8 +83,8 @@ def serve(port: int | None) -> None:
     port = port or settings.port
     upgrade_database()
     processes = [
-        subprocess.Popen(worker_command(concurrency=1), cwd=ROOT),
-        subprocess.Popen(api_command(port), cwd=ROOT),
+        subprocess.Popen(worker_command(concurrency=1)),
+        subprocess.Popen(api_command(port)),
     ]
     url = f"http://{settings.host}:{port}"
     click.echo(f"\nGradyard is running: API at {url}/api/v1/jobs, docs at {url}/docs")

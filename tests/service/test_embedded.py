@@ -1,0 +1,159 @@
+"""The embedded default as a newcomer runs it: `gradyard serve` (what `make run` starts) on SQLite
+and the file-system broker, driven by the README's own curl session, stopped with Ctrl-C and
+started again without losing queued jobs. Needs no Postgres or Redis."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GRADYARD = str(Path(sys.executable).with_name("gradyard"))
+SLOW_JOB = {
+    "model": {
+        "inputs": 2,
+        "layers": [16, 16, 1],
+        "activation": "relu",
+        "output_activation": "linear",
+    },
+    "data": {"generator": "moons", "samples": 100},
+    "training": {"epochs": 150, "loss": "hinge"},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Serve:
+    """`gradyard serve` in its own folder, as `make run` starts it."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DATABASE_URL", "BROKER_URL", "QUEUE_NAME", "AUTH"))
+        }
+        env.update(PORT=str(port), AUTH="off")
+        self.log = (folder / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            [GRADYARD, "serve"],
+            cwd=folder,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.folder = folder
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gradyard serve never became ready:\n{self.output()}")
+
+    def output(self) -> str:
+        return (self.folder / "serve.log").read_text(errors="replace")[-4000:]
+
+    def ctrl_c(self, timeout: float = 40) -> int:
+        # A terminal's Ctrl-C reaches the whole foreground process group.
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.log.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    server = Serve(tmp_path, free_port())
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        if server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGKILL)
+
+
+def readme_curl_session() -> list[str]:
+    """The curl commands of the README's 'API at a glance' block, continuation lines joined."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The API at a glance", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block, "README lost its curl session"
+    joined = block.group(1).replace("\\\n", " ")
+    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("curl")]
+
+
+def run_curl(command: str, url: str, job_id: str = "") -> Any:
+    command = command.replace("http://127.0.0.1:8000", url)
+    result = subprocess.run(
+        ["bash", "-c", command],
+        env={**os.environ, "ID": job_id},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def wait_status(url: str, job_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = httpx.get(f"{url}/api/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+def test_readme_curl_session_against_gradyard_serve(serve: Serve) -> None:
+    commands = readme_curl_session()
+    assert len(commands) >= 5
+    submitted = run_curl(commands[0], serve.url)
+    assert submitted["status"] == "queued", submitted
+    job_id = submitted["id"]
+    wait_status(serve.url, job_id, {"succeeded"})
+    answers = [run_curl(command, serve.url, job_id) for command in commands[1:]]
+    job, losses, weights, predicted, cancelled = answers[:5]
+    for answer in (job, losses, weights, predicted):
+        assert not str(answer.get("type", "")).startswith("/problems"), answer
+    assert job["status"] == "succeeded" and job["progress"] == {"epoch": 20, "epochs": 20}
+    assert [item["epoch"] for item in losses["items"]] == list(range(1, 21))
+    assert weights["format"].startswith("gradyard.mlp")
+    assert len(predicted["outputs"]) == 1
+    assert cancelled["status"] == 409  # the README's last line cancels a finished job
+
+
+def test_ctrl_c_stops_cleanly_and_queued_jobs_survive_a_restart(serve: Serve) -> None:
+    ids = [httpx.post(f"{serve.url}/api/v1/jobs", json=SLOW_JOB).json()["id"] for _ in range(4)]
+    wait_status(serve.url, ids[0], {"running", "succeeded"})
+    assert serve.ctrl_c() == 0, serve.output()
+
+    again = Serve(serve.folder, free_port())
+    try:
+        again.wait_ready()
+        for job_id in ids:
+            assert wait_status(again.url, job_id, {"succeeded", "failed"})["status"] == "succeeded"
+    finally:
+        assert again.ctrl_c() == 0, again.output()
