@@ -7,7 +7,8 @@ takes one target per output, and every (sample, output) pair is one term of the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
+from typing import TypeVar
 
 from engine.activations import sigmoid
 from engine.errors import NonFiniteError
@@ -16,6 +17,7 @@ from engine.value import Value, node
 Outputs = Sequence[Sequence[Value]]
 Targets = Sequence[Sequence[float]]
 Loss = Callable[[Outputs, Targets], Value]
+_T = TypeVar("_T", Value, float)
 
 
 def sum_squared(outputs: Outputs, targets: Targets) -> Value:
@@ -35,16 +37,15 @@ def hinge(outputs: Outputs, targets: Targets) -> Value:
     s = 0.0
     children: list[Value] = []
     local: list[float] = []
-    for ys, ts in zip(outputs, targets, strict=True):
-        for y, t in zip(ys, ts, strict=True):
-            margin = 1.0 - t * y.data
-            # d/dy max(0, 1 - t y) = -t inside the margin, 0 outside
-            if margin > 0.0:
-                s += margin
-                local.append(-t)
-            else:
-                local.append(0.0)
-            children.append(y)
+    for y, t in _pairs(outputs, targets):
+        margin = 1.0 - t * y.data
+        # d/dy max(0, 1 - t y) = -t inside the margin, 0 outside
+        if margin > 0.0:
+            s += margin
+            local.append(-t)
+        else:
+            local.append(0.0)
+        children.append(y)
     return _loss("hinge", s / len(children), children, local, 1.0 / len(children))
 
 
@@ -57,12 +58,11 @@ def binary_cross_entropy(logits: Outputs, targets: Targets) -> Value:
     s = 0.0
     children: list[Value] = []
     local: list[float] = []
-    for zs, ts in zip(logits, targets, strict=True):
-        for z, t in zip(zs, ts, strict=True):
-            x = z.data
-            s += max(x, 0.0) - t * x + math.log1p(math.exp(-abs(x)))
-            local.append(sigmoid(x)[0] - t)  # d/dz = sigmoid(z) - t
-            children.append(z)
+    for z, t in _pairs(logits, targets):
+        x = z.data
+        s += max(x, 0.0) - t * x + math.log1p(math.exp(-abs(x)))
+        local.append(sigmoid(x)[0] - t)  # d/dz = sigmoid(z) - t
+        children.append(z)
     return _loss("binary_cross_entropy", s / len(children), children, local, 1.0 / len(children))
 
 
@@ -82,9 +82,7 @@ def correct(loss: str, outputs: Sequence[Sequence[float]], targets: Targets) -> 
     hinge: right when t y > 0 (a score of exactly 0 is never right).
     binary_cross_entropy (on logits): predicts 1 when z > 0, i.e. p > 0.5.
     """
-    pairs = (
-        (y, t) for ys, ts in zip(outputs, targets, strict=True) for y, t in zip(ys, ts, strict=True)
-    )
+    pairs = _pairs(outputs, targets)
     if loss == "hinge":
         return sum(1 for y, t in pairs if t * y > 0.0)
     if loss == "binary_cross_entropy":
@@ -113,13 +111,24 @@ def _squares(outputs: Outputs, targets: Targets) -> tuple[float, list[Value], li
     s = 0.0
     children: list[Value] = []
     local: list[float] = []
-    for ys, ts in zip(outputs, targets, strict=True):
-        for y, t in zip(ys, ts, strict=True):
-            e = y.data - t
-            s += e * e
-            children.append(y)
-            local.append(2.0 * e)  # d/dy (y - t)**2 = 2 (y - t)
+    for y, t in _pairs(outputs, targets):
+        e = y.data - t
+        s += e * e
+        children.append(y)
+        local.append(2.0 * e)  # d/dy (y - t)**2 = 2 (y - t)
     return s, children, local
+
+
+def _pairs(outputs: Sequence[Sequence[_T]], targets: Targets) -> list[tuple[_T, float]]:
+    # Every (output, target) pair, sample by sample. Lengths are checked once, up front:
+    # zip(strict=True) would parse a keyword argument per sample, a cost felt in small steps.
+    if len(outputs) != len(targets) or any(map(_differ, outputs, targets)):
+        raise ValueError("expected one target per output of every sample")
+    return [(y, t) for ys, ts in zip(outputs, targets) for y, t in zip(ys, ts)]  # noqa: B905
+
+
+def _differ(ys: Sized, ts: Sized) -> bool:
+    return len(ys) != len(ts)
 
 
 def _loss(

@@ -75,6 +75,9 @@ class MLP:
     ):
         # Without an rng the model is still reproducible: seed 0.
         rng = rng if rng is not None else random.Random(0)
+        for name in (activation, output_activation):
+            if name not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {name!r}")
         sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.nin = nin
@@ -90,12 +93,15 @@ class MLP:
     def forward(
         self, batch: Sequence[Inputs], tape: list[Value] | None = None, logits: bool = False
     ) -> list[list[Value]]:
-        """Each sample's outputs; logits=True leaves out the last layer's activation."""
-        h: Sequence[Inputs] = batch
-        last = self.layers[-1]
-        for layer in self.layers:
-            h = fire(layer.neurons, h, tape, "linear" if logits and layer is last else None)
-        return h  # type: ignore[return-value]  # fire() always returns list[list[Value]]
+        """Each sample's outputs; logits=True leaves out the last layer's activation.
+
+        Every new node is appended to `tape`, in creation order (a topological order).
+        """
+        forward = Pass(self, batch, logits)
+        outputs = forward.run()
+        if tape is not None:
+            tape.extend(forward.tape)
+        return outputs
 
     def parameters(self) -> list[Value]:
         """Every weight and bias: layer by layer, neuron by neuron, weights then bias."""
@@ -107,17 +113,50 @@ class MLP:
             p.grad = 0.0
 
 
+class Pass:
+    """A forward pass of an MLP over a fixed batch whose graph is kept from one run to the next.
+
+    The first run() makes the nodes and records them in `tape` in creation order, a topological
+    order for backward(). Later runs recompute every node's data and local gradients in place
+    from the current weights: the graph's structure is reused, and a full-batch training epoch
+    allocates no new nodes.
+    """
+
+    __slots__ = ("batch", "layers", "logits", "mlp", "tape")
+
+    def __init__(self, mlp: MLP, batch: Sequence[Inputs], logits: bool = False) -> None:
+        self.mlp = mlp
+        self.batch = batch
+        self.logits = logits
+        self.tape: list[Value] = []
+        self.layers: list[list[list[Value]]] = []  # each layer's outputs, sample by sample
+
+    def run(self) -> list[list[Value]]:
+        """Each sample's outputs for the current weights."""
+        h: Sequence[Inputs] = self.batch
+        last = len(self.mlp.layers) - 1
+        for i, layer in enumerate(self.mlp.layers):
+            activation = "linear" if self.logits and i == last else None
+            if i < len(self.layers):
+                refire(layer.neurons, h, self.layers[i], activation, nodes=i > 0)
+            else:
+                self.layers.append(fire(layer.neurons, h, self.tape, activation, nodes=i > 0))
+            h = self.layers[i]
+        return self.layers[-1]
+
+
 def fire(
     neurons: Sequence[Neuron],
     batch: Sequence[Inputs],
     tape: list[Value] | None = None,
     activation: str | None = None,
+    nodes: bool = False,
 ) -> list[list[Value]]:
     """Each neuron on each sample, as one node apiece; new nodes are appended to `tape`.
 
     For z = b + w·x and y = act(z): dy/dw_i = act'(z) x_i, dy/db = act'(z), dy/dx_i = act'(z) w_i.
     The node stores act'(z) once as its scale and (x..., 1, w...) as its local gradients; plain
-    float inputs are constants and get no node.
+    float inputs are constants and get no node. nodes=True says every input is a Value.
     """
     # Read the weights once per batch rather than once per sample.
     plan = []
@@ -130,26 +169,65 @@ def fire(
     for x in batch:
         if len(x) != nin:
             raise ValueError(f"expected {nin} inputs, got {len(x)}")
-        xs = tuple([v for v in x if isinstance(v, Value)])
-        if not xs:  # constants only: the children are the neuron's own parameters
-            xd = list(map(float, x))
-        elif len(xs) == nin:
+        if nodes:
+            xs: tuple[Value, ...] = tuple(x)  # type: ignore[arg-type]
             xd = [v.data for v in xs]
         else:
-            xd = [v.data if isinstance(v, Value) else float(v) for v in x]
+            xs, xd = _split(x)
         mixed = 0 < len(xs) < nin
         head = (*xd, 1.0)
         row = []
-        for act, op, wb, wd, wt, bd in plan:
-            # sum(..., start=b) adds b + w0 x0 + w1 x1 + ... in the notebook's order.
+        for act, op, params, wd, wt, bd in plan:
+            # sum(..., start=b) adds b + w0 x0 + w1 x1 + ... in the notebook's order (from Python
+            # 3.12 with compensation, so the last bit can differ from the notebook's there).
             z = sum(map(mul, wd, xd), bd)
             if not isfinite(z):
                 raise NonFiniteError(op, (), f"w·x + b overflowed to {z}")
             y, d = act(z)
             if mixed:
                 wt = tuple([w for w, v in zip(wd, x, strict=True) if isinstance(v, Value)])
-            row.append(node(y, wb + xs, head + wt if xs else head, op, d))
+            row.append(node(y, params + xs, head + wt if xs else head, op, d))
         if tape is not None:
             tape.extend(row)
         out.append(row)
     return out
+
+
+def refire(
+    neurons: Sequence[Neuron],
+    batch: Sequence[Inputs],
+    outputs: list[list[Value]],
+    activation: str | None = None,
+    nodes: bool = False,
+) -> None:
+    """Recompute in place the nodes fire() made for this batch: same children, new numbers."""
+    plan = []
+    for n in neurons:
+        name = activation or n.activation
+        wd = [w.data for w in n.w]
+        plan.append((ACTIVATIONS[name], name, wd, tuple(wd), n.b.data))
+    # fire() checked the lengths; zip(strict=True) would parse a keyword per sample.
+    for x, row in zip(batch, outputs):  # noqa: B905
+        if nodes:
+            xd = [v.data for v in x]  # type: ignore[union-attr]
+            some, mixed = True, False
+        else:
+            xs, xd = _split(x)
+            some, mixed = bool(xs), 0 < len(xs) < len(xd)
+        head = (*xd, 1.0)
+        for (act, name, wd, wt, bd), v in zip(plan, row):  # noqa: B905
+            z = sum(map(mul, wd, xd), bd)  # as in fire()
+            if not isfinite(z):
+                raise NonFiniteError(f"{name} neuron", (), f"w·x + b overflowed to {z}")
+            v.data, v._scale = act(z)
+            if mixed:
+                wt = tuple([w for w, u in zip(wd, x, strict=True) if isinstance(u, Value)])
+            v._local = head + wt if some else head
+
+
+def _split(x: Inputs) -> tuple[tuple[Value, ...], list[float]]:
+    # The inputs that are graph nodes, and the data of every input.
+    xs = tuple([v for v in x if isinstance(v, Value)])
+    if not xs:
+        return xs, [float(v) for v in x]  # type: ignore[arg-type]
+    return xs, [v.data if isinstance(v, Value) else float(v) for v in x]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from engine import data, optim
@@ -121,31 +121,12 @@ class JobSpec:
             data_doc: dict[str, Any] = {"inputs": [list(x) for x in d.inputs], "targets": targets}
         else:
             data_doc = {"generator": d.generator, "samples": d.samples, "noise": d.noise}
-        opt: dict[str, Any] = {"name": t.optimizer.name}
+        opt = {"name": t.optimizer.name}
         opt.update({k: getattr(t.optimizer, k) for k in _OPTIMIZER_FIELDS[t.optimizer.name]})
-        schedule: dict[str, Any] = {"name": t.schedule.name}
-        if t.schedule.name == "linear_decay":
-            schedule["final_fraction"] = t.schedule.final_fraction
-        m = self.model
-        return {
-            "model": {
-                "inputs": m.inputs,
-                "layers": list(m.layers),
-                "activation": m.activation,
-                "output_activation": m.output_activation,
-            },
-            "data": data_doc,
-            "training": {
-                "epochs": t.epochs,
-                "learning_rate": t.learning_rate,
-                "loss": t.loss,
-                "optimizer": opt,
-                "schedule": schedule,
-                "l2": t.l2,
-                "batch_size": t.batch_size,
-                "seed": t.seed,
-            },
-        }
+        schedule = asdict(t.schedule) if t.schedule.name == "linear_decay" else {"name": "constant"}
+        model = {**asdict(self.model), "layers": list(self.model.layers)}
+        training = {**asdict(t), "optimizer": opt, "schedule": schedule}
+        return {"model": model, "data": data_doc, "training": training}
 
 
 _OPTIMIZER_FIELDS = {"sgd": (), "momentum": ("beta",), "adam": ("beta1", "beta2", "eps")}
@@ -255,14 +236,14 @@ def _optimizer(raw: Any) -> OptimizerSpec:
     name = _name(raw.get("name") if isinstance(raw, Mapping) else raw, where, OPTIMIZER_NAMES)
     o = _section(raw, where, ("name", *_OPTIMIZER_FIELDS[name]))
 
-    def unit(key: str, default: float) -> float:
+    def _unit(key: str, default: float) -> float:
         return _float(o.get(key, default), f"{where}.{key}", lambda x: 0.0 <= x < 1.0, "in [0, 1)")
 
     return OptimizerSpec(
         name,
-        unit("beta", DEFAULT_MOMENTUM_BETA),
-        unit("beta1", DEFAULT_ADAM_BETA1),
-        unit("beta2", DEFAULT_ADAM_BETA2),
+        _unit("beta", DEFAULT_MOMENTUM_BETA),
+        _unit("beta1", DEFAULT_ADAM_BETA1),
+        _unit("beta2", DEFAULT_ADAM_BETA2),
         _float(o.get("eps", DEFAULT_ADAM_EPS), f"{where}.eps", lambda x: x > 0.0, "> 0"),
     )
 

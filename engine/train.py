@@ -17,16 +17,17 @@ import math
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from engine import data, optim, weights
 from engine.errors import NonFiniteError, SpecError, TrainingError
 from engine.losses import LABELS, LOSSES, ON_LOGITS, correct, l2_penalty
-from engine.nn import MLP
+from engine.nn import MLP, Pass
 from engine.spec import JobSpec, parse_spec
-from engine.value import Value
 
 CHECKPOINT_FORMAT = "gradyard.checkpoint/1"
+_data = attrgetter("data")
 
 Batch = tuple[list[list[float]], list[list[float]]]
 
@@ -88,7 +89,9 @@ class Training:
         self._loss = LOSSES[t.loss]
         self._logits = t.loss in ON_LOGITS
         self._classify = t.loss in LABELS
-        self._nodes = 0  # graph nodes made by the last step, for the benchmark
+        self._nodes = 0  # graph nodes of the last step, for the benchmark
+        full = t.batch_size is None
+        self._full = Pass(self._model, self._inputs, self._logits) if full else None
         self.total_epochs = t.epochs
         self.epoch = 0
         if resume is not None:
@@ -151,11 +154,11 @@ class Training:
     def _step(
         self, xs: list[list[float]], ys: list[list[float]], lr: float
     ) -> tuple[float, int | None]:
-        # Forward, recording every node in creation order: a ready topological order.
-        tape: list[Value] = []
-        outputs = self._model.forward(xs, tape, logits=self._logits)
+        # Full batch: the same graph every epoch, recomputed in place. Mini-batches: a new one.
+        forward = self._full or Pass(self._model, xs, self._logits)
+        outputs = forward.run()
         loss = self._loss(outputs, ys)
-        tape.append(loss)
+        tape = [*forward.tape, loss]  # creation order: children before parents
         l2 = self._spec.training.l2
         if l2:
             penalty = l2_penalty(self._params, l2)
@@ -170,7 +173,7 @@ class Training:
         loss.backward(tape)
         self._optimizer.step(lr)
         # A sum is non-finite exactly when some term is (barring overflow of huge weights).
-        if not math.isfinite(sum(p.data for p in self._params)):
+        if not math.isfinite(sum(map(_data, self._params))):
             raise NonFiniteError("update", (), "made a weight non-finite")
         return loss.data, ok
 

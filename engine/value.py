@@ -1,4 +1,4 @@
-"""Value: a scalar node of the computation graph, and reverse-mode differentiation over it.
+"""Value: a scalar node of the computation graph, and its ops with their local derivatives.
 
 A node keeps its children in order (so two runs add gradients in the same order and agree to the
 bit) and, instead of a closure, the local gradients d(node)/d(child) = `_scale * _local[i]` as
@@ -7,11 +7,8 @@ as the activation's derivative, in `_scale`. Without closures a graph has no ref
 it is freed as soon as it is unused instead of waiting for the garbage collector.
 
 Constants (plain ints and floats) never become nodes: `v * 2.0` is one node with one child.
-Every result is a finite float; an op that would leave the finite floats raises NonFiniteError.
-
-`backward()` is iterative, and calling it twice is allowed: it recomputes the grad of every
-non-leaf node from scratch and *adds* d(root)/d(leaf) to each leaf's grad, like PyTorch's `.grad`
-(with retain_graph=True). Two calls therefore double the leaves' grads; zero them between steps.
+Every result, and every local gradient, is a finite float: an op that would leave the finite
+floats raises NonFiniteError. backward() is in engine.backprop.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import numbers
 from collections.abc import Iterable, Sequence
 
 from engine import activations
+from engine.backprop import backpropagate
 from engine.errors import NonFiniteError
 
 _new = object.__new__
@@ -40,13 +38,12 @@ class Value:
     _op: str
 
     def __init__(self, data: float) -> None:
-        if not isinstance(data, numbers.Real):
+        x = _number(data)
+        if x is None:
             raise TypeError(f"Value needs a real number, not {type(data).__name__}")
-        try:
-            x = float(data)
-        except OverflowError:  # an int too large for a float
-            raise NonFiniteError("Value", (), f"{data} is too large for a float") from None
-        self.data = _finite("Value", x, x)
+        if not _isfinite(x):
+            raise NonFiniteError("Value", (x,))
+        self.data = x
         self.grad = 0.0
         self._children = ()
         self._local = ()
@@ -183,22 +180,8 @@ class Value:
         return _unary("log", self, math.log(a), 1.0 / a, (a,))  # d ln(x)/dx = 1/x
 
     def backward(self, order: Sequence[Value] | None = None) -> None:
-        """Set every node's grad to d(self)/d(node); leaves accumulate (see the module docstring).
-
-        `order` may list the graph's non-leaf nodes children-first, e.g. in creation order, when
-        the caller recorded them; it then replaces the topological sort.
-        """
-        if order is None:
-            order = topological_order(self)
-        for v in order:
-            v.grad = 0.0
-        self.grad += 1.0
-        for v in reversed(order):
-            g = v.grad * v._scale
-            if g:  # a zero gradient (a dead relu, say) adds nothing below
-                # strict=False: node() pairs them up, and strict=True costs 40% here.
-                for child, d in zip(v._children, v._local, strict=False):
-                    child.grad += d * g
+        """Set grad to d(self)/d(node) on every node below; leaves accumulate (see backprop)."""
+        backpropagate(self, order)
 
 
 def node(
@@ -237,50 +220,31 @@ def total(terms: Iterable[Value | float]) -> Value:
     return node(s, tuple(children), (1.0,) * len(children), "sum")
 
 
-def topological_order(root: Value) -> list[Value]:
-    """The non-leaf nodes below root, children before parents (iterative DFS, so no depth limit)."""
-    if not root._children:
-        return []
-    order: list[Value] = []
-    seen = {root}
-    stack = [(root, iter(root._children))]
-    while stack:
-        v, pending = stack[-1]
-        for c in pending:
-            if c._children and c not in seen:  # leaves need no place in the order
-                seen.add(c)
-                stack.append((c, iter(c._children)))
-                break
-        else:
-            stack.pop()
-            order.append(v)
-    return order
-
-
 def _number(x: object) -> float | None:
-    """x as a float if it is a plain real number, else None (so the op returns NotImplemented)."""
-    if isinstance(x, float):
+    """x as a float if it is a real number, else None (so the op returns NotImplemented)."""
+    if type(x) is float:
         return x
     if isinstance(x, numbers.Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # an int too large for a float
+            raise NonFiniteError("float", (), f"{x} is too large for a float") from None
     return None
-
-
-def _finite(op: str, out: float, *inputs: float) -> float:
-    if not _isfinite(out):
-        raise NonFiniteError(op, inputs)
-    return out
 
 
 def _unary(op: str, a: Value, out: float, d: float, inputs: tuple[float, ...]) -> Value:
     if not _isfinite(out):
         raise NonFiniteError(op, inputs)
+    if not _isfinite(d):
+        raise NonFiniteError(op, inputs, "has no finite derivative")
     return node(out, (a,), (d,), op)
 
 
 def _binary(op: str, a: Value, b: Value, out: float, da: float, db: float) -> Value:
     if not _isfinite(out):
         raise NonFiniteError(op, (a.data, b.data))
+    if not (_isfinite(da) and _isfinite(db)):
+        raise NonFiniteError(op, (a.data, b.data), "has no finite derivative")
     return node(out, (a, b), (da, db), op)
 
 

@@ -15,7 +15,7 @@ from operator import mul
 from typing import Any
 
 from engine.activations import ACTIVATIONS, Activation
-from engine.errors import SpecError
+from engine.errors import NonFiniteError, SpecError
 from engine.nn import MLP
 
 FORMAT = "gradyard.mlp/1"
@@ -58,7 +58,10 @@ def load_mlp(weights: dict[str, Any]) -> MLP:
 def predict(
     weights: dict[str, Any], inputs: Sequence[Sequence[float]]
 ) -> list[float] | list[list[float]]:
-    """The model's outputs: a float per sample for one output, else a list per sample."""
+    """The model's outputs: a float per sample for one output, else a list per sample.
+
+    SpecError for a bad document or inputs; NonFiniteError if a neuron's sum overflows.
+    """
     plan = _plan(weights)
     nin = weights["inputs"]
     outs = []
@@ -68,7 +71,10 @@ def predict(
         h = [float(v) for v in x]
         for act, neurons in plan:
             # The same sum, in the same order, as the graph's fused neuron: bit-identical.
-            h = [act(sum(map(mul, w, h), b))[0] for w, b in neurons]
+            zs = [sum(map(mul, w, h), b) for w, b in neurons]
+            if not all(map(math.isfinite, zs)):
+                raise NonFiniteError("predict", (), f"inputs[{i}]: w·x + b overflowed")
+            h = [act(z)[0] for z in zs]
         outs.append(h)
     if len(plan[-1][1]) == 1:
         return [h[0] for h in outs]

@@ -4,8 +4,8 @@ from typing import Any
 
 from flask import Flask
 
-from service import problems
-from service.api import jobs, system
+from service import auth, dashboard, headers, problems
+from service.api import events, jobs, system
 from service.settings import get_settings
 
 
@@ -17,6 +17,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     problems.register(app)
+    auth.register(app)
+    headers.register(app)
+    if not get_settings().auth:
+        app.logger.warning("AUTH is off: every API request acts for the owner 'local'")
     app.register_blueprint(system.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(dashboard.bp)
     return app

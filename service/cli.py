@@ -1,6 +1,7 @@
 """The ``gradyard`` command: run the service, a worker, or the database migrations."""
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import click
 
-from service.settings import get_settings
+from service import client_cli
+from service.cli_tokens import tokens_group
+from service.settings import Settings, child_environment, explicit_auth, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_JOB = '{"name": "notebook", "training": {"epochs": 20}}'
@@ -18,6 +21,10 @@ NOTEBOOK_JOB = '{"name": "notebook", "training": {"epochs": 20}}'
 @click.group()
 def main() -> None:
     """Gradyard: train small neural networks on demand."""
+
+
+main.add_command(tokens_group)
+client_cli.register(main)  # submit, status, list, losses, weights, predict, ...
 
 
 @main.group()
@@ -62,6 +69,12 @@ def api_command(port: int, workers: int = 2) -> list[str]:
         bind,
         "--workers",
         str(workers),
+        # Threads (gunicorn's gthread worker): a live event stream holds one for minutes, and
+        # at Ctrl-C is cut after a few seconds (clients resume it with Last-Event-ID).
+        "--threads",
+        "8",
+        "--graceful-timeout",
+        "5",
         "--access-logfile",
         "-",
         "service.wsgi:app",
@@ -81,10 +94,12 @@ def serve(port: int | None) -> None:
     """Migrate the database, then run the API and a worker together until Ctrl-C."""
     settings = get_settings()
     port = port or settings.port
+    auth = serve_auth(settings)
     upgrade_database()
+    env = child_environment(AUTH="on" if auth else "off")
     processes = [
-        subprocess.Popen(worker_command(concurrency=1)),
-        subprocess.Popen(api_command(port)),
+        subprocess.Popen(worker_command(concurrency=1), env=env),
+        subprocess.Popen(api_command(port), env=env),
     ]
     url = f"http://{settings.host}:{port}"
     click.echo(f"\nGradyard is running: API at {url}/api/v1/jobs, docs at {url}/docs")
@@ -94,10 +109,28 @@ def serve(port: int | None) -> None:
     click.echo("Submit the notebook's job:")
     click.echo(
         f"  curl -s -X POST {url}/api/v1/jobs -H 'Content-Type: application/json' "
-        f"-d '{NOTEBOOK_JOB}'"
+        f"-d '{NOTEBOOK_JOB}'" + (' -H "Authorization: Bearer $TOKEN"' if auth else "")
     )
+    if auth:
+        # The same program that is serving, so the token lands in the same database.
+        click.echo(
+            f"  with a token made first: TOKEN=$({shlex.quote(sys.argv[0])} tokens create me)"
+        )
+    else:
+        click.secho(
+            f"WARNING: AUTH is off: anyone who can reach {url} sees, cancels and reads every job "
+            "(owner 'local'). `AUTH=on make run` requires tokens.",
+            fg="red",
+            bold=True,
+        )
     click.echo("Press Ctrl-C to stop.\n")
     _supervise(processes)
+
+
+def serve_auth(settings: Settings) -> bool:
+    """Whether serve requires tokens: as AUTH says, else off only for the embedded try-out."""
+    explicit = explicit_auth()
+    return explicit if explicit is not None else not settings.is_sqlite
 
 
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:

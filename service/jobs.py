@@ -5,17 +5,19 @@ Every function takes the caller's session; the caller (a view) owns the transact
 
 import base64
 import binascii
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, delete, literal, select, tuple_, update
+from sqlalchemy import CursorResult, Row, delete, func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.models import EpochLoss, Job, utcnow
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+ACTIVE = ("queued", "running", "cancelling")
 
 
 class Conflict(Exception):
@@ -26,12 +28,24 @@ class BadCursor(ValueError):
     """A pagination cursor that this service did not hand out."""
 
 
-def create_job(session: Session, spec: dict[str, Any], name: str | None, owner: str) -> Job:
-    """Store a new queued job for ``spec`` (already validated and normalised)."""
+def create_job(
+    session: Session,
+    spec: dict[str, Any],
+    name: str | None,
+    owner: str,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Job:
+    """Store a new queued job for ``spec`` (already validated and normalised).
+
+    A second job with the owner's ``idempotency_key`` raises ``IntegrityError`` at the flush.
+    """
     job = Job(
         id=str(uuid.uuid4()),
         owner=owner,
         name=name,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
         status="queued",
         spec=spec,
         epochs=spec["training"]["epochs"],
@@ -49,16 +63,53 @@ def delete_job(session: Session, job_id: str) -> None:
     session.execute(delete(Job).where(Job.id == job_id))
 
 
-def get_job(session: Session, job_id: str, owner: str) -> Job | None:
-    """The owner's job with this id, or None (another owner's job is as absent as no job)."""
-    return session.scalars(select(Job).where(Job.id == job_id, Job.owner == owner)).one_or_none()
+def get_job(session: Session, job_id: str, owner: str | None) -> Job | None:
+    """The owner's job with this id, or None (another owner's job is as absent as no job).
+
+    ``owner=None`` means any owner's (the admin scope).
+    """
+    query = select(Job).where(Job.id == job_id)
+    if owner is not None:
+        query = query.where(Job.owner == owner)
+    return session.scalars(query).one_or_none()
+
+
+def find_by_idempotency_key(session: Session, owner: str, key: str) -> Job | None:
+    """The owner's job submitted with this Idempotency-Key, or None."""
+    query = select(Job).where(Job.owner == owner, Job.idempotency_key == key)
+    return session.scalars(query).one_or_none()
+
+
+def lock_owner(session: Session, owner: str) -> None:
+    """Serialise the owner's submissions until the transaction ends, so counts stay exact.
+
+    Postgres only: SQLite (the single-machine embedded mode) has no such lock, and its counts
+    may be passed by submissions that race each other.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"gradyard.owner:{owner}".encode()).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], signed=True))))
+
+
+def active_count(session: Session, owner: str) -> int:
+    """How many of the owner's jobs are queued or running."""
+    query = select(func.count()).select_from(Job).where(Job.owner == owner, Job.status.in_(ACTIVE))
+    return session.scalar(query) or 0
+
+
+def created_since(session: Session, owner: str, since: datetime) -> list[datetime]:
+    """Creation times of the owner's jobs created after ``since``, oldest first."""
+    query = select(Job.created_at).where(Job.owner == owner, Job.created_at > since)
+    return list(session.scalars(query.order_by(Job.created_at)))
 
 
 def list_jobs(
-    session: Session, owner: str, status: str | None, limit: int, cursor: str | None
+    session: Session, owner: str | None, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Job], str | None]:
-    """One page of the owner's jobs, newest first, and the cursor of the next page (or None)."""
-    query = select(Job).where(Job.owner == owner)
+    """One page of the owner's jobs (any owner's for None), newest first, and the next cursor."""
+    query = select(Job)
+    if owner is not None:
+        query = query.where(Job.owner == owner)
     if status is not None:
         query = query.where(Job.status == status)
     if cursor is not None:

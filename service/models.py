@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -70,7 +71,7 @@ class Job(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    # The tenant that submitted the job; "local" until tokens identify owners.
+    # The tenant that submitted the job: its token's owner, or "local" when AUTH is off.
     owner: Mapped[str] = mapped_column(String(64), default="local")
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="queued")
@@ -103,3 +104,19 @@ class EpochLoss(Base):
     epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
     loss: Mapped[float] = mapped_column(Float)
     accuracy: Mapped[float | None] = mapped_column(Float)
+
+
+class ApiToken(Base):
+    """A bearer token: who it acts for, and a hash of it (the token itself is never stored)."""
+
+    __tablename__ = "api_tokens"
+
+    # The token's public lookup part ("gy_<id>_<secret>"), so checking it is one row's compare.
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Names are never reused, even after revocation, so a name always means one token.
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

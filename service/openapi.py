@@ -17,6 +17,24 @@ from service.spec import JobSpec, PredictRequest
 
 REF = "#/components/schemas/{model}"
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "the id of the last event received (EPOCH:STATUS): resume after it",
+    "schema": {"type": "string", "pattern": "^[0-9]+:[a-z]+$"},
+}
+EVENT_STREAM = {
+    "description": "the stream, until the job's terminal status (or EVENTS_MAX_SECONDS)",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+EVENTS_DESCRIPTION = (
+    "`status` events carry {status, epoch, epochs, error}; `epoch` events carry {epoch, epochs, "
+    "loss, accuracy, points}, where points lists [epoch, loss, accuracy] for the epochs persisted "
+    "since the last epoch event (at most 500, evenly spaced, ending with the newest). Event ids "
+    "are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or repeat. "
+    "Comment lines keep the connection alive."
+)
 
 
 def _schema_ref(model: type[BaseModel], schemas: dict[str, Any], mode: str) -> dict[str, str]:
@@ -93,6 +111,14 @@ def build_openapi() -> dict[str, Any]:
                 parameters=[JOB_ID, *_query_parameters(LossQuery)],
             ),
         },
+        "/api/v1/jobs/{job_id}/events": {
+            "get": op(
+                "Live events of a job (Server-Sent Events)",
+                {"200": EVENT_STREAM, "204": {"description": "Last-Event-ID already saw the end"}},
+                parameters=[JOB_ID, LAST_EVENT_ID],
+                description=EVENTS_DESCRIPTION,
+            ),
+        },
         "/api/v1/jobs/{job_id}/weights": {
             "get": op(
                 "Final weights",
@@ -123,6 +149,7 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_dashboard_paths(problem))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -132,4 +159,32 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {"schemas": schemas},
+    }
+
+
+def _dashboard_paths(problem: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's pages: HTML for browsers, whose own scripts use the API above."""
+    from service.dashboard.views import ListQuery
+
+    html = {"text/html": {"schema": {"type": "string"}}}
+
+    def page(summary: str, media: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+        responses = {
+            "200": {"description": summary, "content": {media: {"schema": {"type": "string"}}}},
+            "404": {"description": "no such job: a page saying so", "content": html},
+            "409": {"description": "no weights yet: a page saying so", "content": html},
+            "422": problem,
+        }
+        operation = {"summary": summary, "tags": ["dashboard"], "responses": responses}
+        return {"get": {**operation, "parameters": parameters}}
+
+    listing = _query_parameters(ListQuery)
+    return {
+        "/": page("The jobs page (or a form asking for a token)", "text/html", listing),
+        "/jobs-table": page("The jobs table alone, for the jobs page", "text/html", listing),
+        "/jobs/{job_id}": page("A job's page", "text/html", [JOB_ID]),
+        "/jobs/{job_id}/boundary.svg": page("A job's decision boundary", "image/svg+xml", [JOB_ID]),
+        "/jobs/{job_id}/weights.json": page(
+            "A job's weights, to save", "application/json", [JOB_ID]
+        ),
     }

@@ -4,6 +4,8 @@ from typing import Any
 
 from flask import Flask, Response, json
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPES = "/problems/"
@@ -76,7 +78,24 @@ def register(app: Flask) -> None:
         headers = {}
         if status == 405 and exc.get_response().headers.get("Allow"):
             headers["Allow"] = exc.get_response().headers["Allow"]
-        return Problem(status, exc.name, exc.description or exc.name, headers=headers).response()
+        detail = exc.description or exc.name
+        if status == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            detail = f"the request body is over the limit of {limit} bytes (MAX_BODY_BYTES)"
+        return Problem(status, exc.name, detail, headers=headers).response()
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(exc: Exception) -> Response:
+        # A restart or an outage, not a bug: the pool reconnects by itself once it is back.
+        app.logger.warning("database unavailable: %s", type(exc).__name__)
+        return Problem(
+            503,
+            "Service Unavailable",
+            "the database is unreachable; try again shortly",
+            "database-unavailable",
+            headers={"Retry-After": "5"},
+        ).response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

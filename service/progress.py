@@ -3,32 +3,45 @@
 Per-epoch rows are buffered and written in batches (a commit per epoch would cost more than a
 small model's epoch); each batch also moves the job's progress and heartbeat, and now and then
 carries a checkpoint, all in one transaction so that a checkpoint never lags the losses it covers.
+
+Every write after the claim is fenced by the attempt number the claim handed out: once another
+delivery has claimed the job (or the reaper has requeued it), the old run's writes match no row,
+and it learns it was superseded instead of interleaving its epochs with the new run's.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.events import publish, publish_after_commit
 from service.models import EpochLoss, Job, utcnow
 
 RUNNABLE = ("queued", "running")
+ACTIVE = ("running", "cancelling")
+
+
+class Superseded(Exception):
+    """Another delivery now owns the job: this run must stop and write nothing more."""
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A job a worker may run now: its spec and, after a crash, where to resume."""
+    """A job a worker may run now: its spec, after a crash where to resume, and its attempt."""
 
     spec: dict[str, Any]
     checkpoint: dict[str, Any] | None
     attempt: int
 
 
-def claim_job(session: Session, job_id: str, max_attempts: int) -> Claim | None:
-    """Mark the job running and count the attempt; None when it must not run (gone, ended)."""
+def claim_job(
+    session: Session, job_id: str, max_attempts: int, heartbeat_timeout: float
+) -> Claim | None:
+    """Mark the job running and count the attempt; None when it must not run here now."""
     job = session.scalars(
         select(Job)
         .where(Job.id == job_id)
@@ -37,39 +50,64 @@ def claim_job(session: Session, job_id: str, max_attempts: int) -> Claim | None:
     ).one_or_none()
     if job is None:
         return None
+    now = utcnow()
+    alive = job.heartbeat_at is not None and now - job.heartbeat_at < timedelta(
+        seconds=heartbeat_timeout
+    )
+    if job.status in ACTIVE and alive:  # a duplicate message: a live worker runs the job
+        return None
     if job.status == "cancelling":  # asked to stop while its worker died: it has stopped.
-        job.status, job.finished_at = "cancelled", utcnow()
+        job.status, job.finished_at = "cancelled", now
         return None
     if job.status not in RUNNABLE:
         return None
     job.attempts += 1
     if job.attempts > max_attempts:
-        job.status, job.finished_at = "failed", utcnow()
+        job.status, job.finished_at = "failed", now
         job.error = f"gave up after {max_attempts} attempts: the worker running it kept dying"
         return None
-    now = utcnow()
     job.status, job.heartbeat_at = "running", now
     job.started_at = job.started_at or now
     return Claim(spec=job.spec, checkpoint=job.checkpoint, attempt=job.attempts)
 
 
-def rewind(session: Session, job_id: str, epoch: int) -> None:
+def _owned(job_id: str, attempt: int) -> ColumnElement[bool]:
+    """The job row, as long as this attempt is still the one running it."""
+    return and_(Job.id == job_id, Job.attempts == attempt, Job.status.in_(ACTIVE))
+
+
+def _fenced_update(session: Session, job_id: str, attempt: int, **values: Any) -> str:
+    """Update the job if this attempt still owns it; its status, or ``Superseded``."""
+    status = session.execute(
+        update(Job).where(_owned(job_id, attempt)).values(**values).returning(Job.status)
+    ).scalar_one_or_none()
+    if status is None:
+        raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
+    return status
+
+
+def rewind(session: Session, job_id: str, attempt: int, epoch: int) -> None:
     """Forget progress past ``epoch`` (written after the checkpoint a retry resumes from)."""
-    session.execute(delete(EpochLoss).where(EpochLoss.job_id == job_id, EpochLoss.epoch > epoch))
     last = session.execute(
         select(EpochLoss.loss, EpochLoss.accuracy).where(
             EpochLoss.job_id == job_id, EpochLoss.epoch == epoch
         )
     ).one_or_none()
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(
-            epoch=epoch,
-            latest_loss=last.loss if last else None,
-            latest_accuracy=last.accuracy if last else None,
-        )
+    _fenced_update(
+        session,
+        job_id,
+        attempt,
+        epoch=epoch,
+        latest_loss=last.loss if last else None,
+        latest_accuracy=last.accuracy if last else None,
+        heartbeat_at=utcnow(),
     )
+    session.execute(delete(EpochLoss).where(EpochLoss.job_id == job_id, EpochLoss.epoch > epoch))
+
+
+def beat(session: Session, job_id: str, attempt: int) -> None:
+    """Record that this attempt's worker is alive (``Superseded`` if it no longer owns the job)."""
+    _fenced_update(session, job_id, attempt, heartbeat_at=utcnow())
 
 
 class ProgressRecorder:
@@ -79,12 +117,14 @@ class ProgressRecorder:
         self,
         sessions: sessionmaker[Session],
         job_id: str,
+        attempt: int,
         flush_seconds: float,
         flush_epochs: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._job_id = job_id
+        self._attempt = attempt
         self._flush_seconds = flush_seconds
         self._flush_epochs = flush_epochs
         self._clock = clock
@@ -106,7 +146,10 @@ class ProgressRecorder:
         )
 
     def flush(self, checkpoint: dict[str, Any] | None = None) -> str:
-        """Write the buffered epochs (and a checkpoint); return the job's status as stored now."""
+        """Write the buffered epochs (and a checkpoint); return the job's status as stored now.
+
+        One transaction, so a retry after a lost connection writes it all or nothing again.
+        """
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
         if self._buffer:
             last = self._buffer[-1]
@@ -116,31 +159,38 @@ class ProgressRecorder:
         if checkpoint is not None:
             values["checkpoint"] = checkpoint
         with self._sessions.begin() as session:
+            # The fenced update first: it locks the row, so no new claim can rewind under us.
+            self.status = _fenced_update(session, self._job_id, self._attempt, **values)
             if self._buffer:
                 session.execute(insert(EpochLoss), self._buffer)
-            self.status = session.execute(
-                update(Job).where(Job.id == self._job_id).values(**values).returning(Job.status)
-            ).scalar_one()
         self._buffer = []
         self._last_flush = self._clock()
+        publish(self._job_id)  # wake live event streams, now that the batch is committed
         return self.status
 
 
-def finish_job(session: Session, job_id: str, weights: dict[str, Any] | None) -> str:
+def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:
     """End a job: succeeded with its weights, or cancelled when ``weights`` is None."""
     status = "succeeded" if weights is not None else "cancelled"
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(("running", "cancelling")))
-        .values(status=status, weights=weights, checkpoint=None, finished_at=utcnow())
+    _fenced_update(
+        session,
+        job_id,
+        attempt,
+        status=status,
+        weights=weights,
+        checkpoint=None,
+        finished_at=utcnow(),
     )
+    publish_after_commit(session, job_id)
     return status
 
 
-def fail_job(session: Session, job_id: str, error: str) -> None:
-    """End a job as failed, with a message that says why."""
+def fail_job(session: Session, job_id: str, error: str, attempt: int | None = None) -> None:
+    """End a job as failed with a message that says why (only if ``attempt`` still owns it)."""
+    where = _owned(job_id, attempt) if attempt is not None else Job.id == job_id
     session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(("running", "cancelling")))
+        .where(where, Job.status.in_(ACTIVE))
         .values(status="failed", error=error, checkpoint=None, finished_at=utcnow())
     )
+    publish_after_commit(session, job_id)

@@ -1,16 +1,18 @@
 """The one settings object: every knob comes from the environment (or a .env file) through here."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Gradyard's configuration; defaults give the embedded mode (SQLite, file-system broker)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # Inputs stay out of validation errors: DATABASE_URL and SECRET_KEY hold secrets.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite:///var/gradyard.db"
     broker_url: str = "filesystem://"
@@ -33,13 +35,78 @@ class Settings(BaseSettings):
     checkpoint_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, gt=0)
 
+    # Crash safety (service/reaper.py): a running job's worker proves it is alive every
+    # heartbeat_seconds; a job silent for heartbeat_timeout is requeued, or failed after
+    # max_attempts. Each worker looks for such jobs at start-up and every reaper_seconds, and
+    # enqueues again a queued job that no worker has started for queued_timeout.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_timeout: float = Field(default=60.0, gt=0)
+    reaper_seconds: float = Field(default=15.0, gt=0)
+    queued_timeout: float = Field(default=300.0, gt=0)
+    # Longest a job may run per delivery before it is failed (Celery's soft time limit).
+    job_time_limit: float = Field(default=21_600.0, gt=0)
+    # How long a worker retries a database write through an outage before giving up.
+    db_retry_seconds: float = Field(default=60.0, gt=0)
+
+    # Who may do what (service/auth.py). AUTH takes on/off as well as true/false.
+    auth: bool = True
+    # Peppers the stored token hashes (HMAC key); required outside the embedded mode.
+    secret_key: str | None = None
+    # Per owner: submissions per window (counted in Redis), and jobs queued or running at once.
+    rate_limit: int = Field(default=60, gt=0)
+    rate_window_seconds: int = Field(default=60, gt=0)
+    max_active_jobs: int = Field(default=20, gt=0)
+    # Where submissions are counted; empty means the broker when it is Redis, else the database.
+    rate_limit_url: str | None = None
+
+    # Live events (service/events.py): without Redis a stream re-reads the job every
+    # events_poll_seconds; with Redis it waits for the worker's wake-up, re-reading anyway and
+    # sending a keep-alive comment after events_heartbeat_seconds of quiet. A stream ends after
+    # events_max_seconds and the client resumes with Last-Event-ID: under gunicorn's 30 s worker
+    # timeout, so that not even a sync worker is killed for holding a stream.
+    events_poll_seconds: float = Field(default=0.5, gt=0)
+    events_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    events_max_seconds: float = Field(default=25.0, gt=0)
+
+    @model_validator(mode="after")
+    def _secret_key_outside_embedded_mode(self) -> "Settings":
+        if not self.is_sqlite and not self.secret_key:
+            raise ValueError(
+                "SECRET_KEY is required when DATABASE_URL is not SQLite: set it to a long random "
+                "string, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         """True in the embedded mode's database."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def rate_limit_redis(self) -> str | None:
+        """The Redis that counts submissions, or None to count them in the database."""
+        if self.rate_limit_url:
+            return self.rate_limit_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+class _ExplicitAuth(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    auth: bool | None = None
+
+
+def explicit_auth() -> bool | None:
+    """AUTH as the environment (or .env) sets it, None when unset: serve has its own default."""
+    return _ExplicitAuth().auth
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment plus ``overrides``, for a child process such as the worker."""
+    return {**os.environ, **overrides}

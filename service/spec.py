@@ -133,7 +133,9 @@ class JobSpec(Strict):
 
     def parsed(self) -> ParsedSpec:
         """The engine's reading of this spec (``SpecError`` when its parts do not fit)."""
-        return parse_spec(self.model_dump(mode="json", exclude_unset=True, exclude={"name"}))
+        # An explicit null means the default (data: the notebook's; batch_size: full batch).
+        spec = self.model_dump(mode="json", exclude_unset=True, exclude_none=True, exclude={"name"})
+        return parse_spec(spec)
 
 
 class LimitExceeded(ValueError):

@@ -9,6 +9,8 @@ from service.db import dispose_after_fork
 from service.settings import Settings, get_settings
 
 RUN_JOB = "gradyard.run_job"
+# After the soft time limit a job gets this long to record its failure before it is killed.
+KILL_GRACE_SECONDS = 30.0
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -23,6 +25,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,  # a job whose worker dies is delivered again
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,  # jobs are long: do not hoard them
+        # The soft limit raises inside the job, which fails it with a clear error; the hard limit
+        # kills a process stuck where the soft one cannot reach.
+        "task_soft_time_limit": settings.job_time_limit,
+        "task_time_limit": hard_time_limit(settings),
+        # A broker restart must not kill running jobs: their rows, not their messages, matter.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "broker_transport_options": {},
@@ -35,19 +43,28 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "data_folder_in": str(queue_dir),
             "data_folder_out": str(queue_dir),
             "processed_folder": str(settings.broker_dir / "processed"),
+            "control_folder": str(settings.broker_dir / "control"),  # else ./control
             "store_processed": False,
         }
         # The file-system transport has no fan-out exchange for remote control.
         config["worker_enable_remote_control"] = False
     elif settings.broker_url.startswith("redis"):
         # Longer than the longest job may run, so Redis never redelivers a job still running.
-        config["broker_transport_options"] = {"visibility_timeout": 24 * 3600}
+        # A job whose worker died is found sooner, by the reaper (worker.reaper).
+        config["broker_transport_options"] = {
+            "visibility_timeout": hard_time_limit(settings) + 3600
+        }
     return config
+
+
+def hard_time_limit(settings: Settings) -> float:
+    """Seconds after which a job's process is killed: the soft limit plus a grace period."""
+    return settings.job_time_limit + KILL_GRACE_SECONDS
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
     """A Celery app configured from the settings."""
-    app = Celery("gradyard", include=["worker.tasks"])
+    app = Celery("gradyard", include=["worker.tasks", "worker.reaper"])
     app.conf.update(celery_config(settings or get_settings()))
     return app
 

@@ -1,32 +1,89 @@
-"""Runs one job: claims its row, drives engine.Training, records progress, and ends the job."""
+"""Runs one job: claims its row, drives engine.Training, records progress, and ends the job.
+
+Every database write goes through ``with_retry``, so a restart of the database pauses a job
+instead of losing it. A run that finds another delivery has taken its job over stops writing.
+"""
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import Training
 from engine.errors import SpecError
 from service.db import sessions
-from service.progress import ProgressRecorder, claim_job, fail_job, finish_job, rewind
+from service.progress import (
+    Claim,
+    ProgressRecorder,
+    Superseded,
+    claim_job,
+    fail_job,
+    finish_job,
+    rewind,
+)
+from service.retry import is_transient, with_retry
 from service.settings import Settings, get_settings
+from worker.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def run_job(job_id: str, settings: Settings | None = None) -> str:
     """Train job ``job_id`` to its end (or until cancelled); return the status it ended in."""
     settings = settings or get_settings()
     factory = sessions(settings.database_url)
-    with factory.begin() as session:
-        claim = claim_job(session, job_id, settings.max_attempts)
+    claim = _write(
+        factory,
+        settings,
+        f"job {job_id}: claim",
+        lambda s: claim_job(s, job_id, settings.max_attempts, settings.heartbeat_timeout),
+    )
     if claim is None:
-        log.info("job %s is not runnable; skipped", job_id)
+        log.info("job %s is not runnable here; skipped", job_id)
         return "skipped"
+    log.info("job %s attempt %d claimed", job_id, claim.attempt)
+    try:
+        with Heartbeat(factory, job_id, claim.attempt, settings.heartbeat_seconds):
+            status = _train(factory, settings, job_id, claim)
+    except Superseded:
+        log.warning("job %s attempt %d was taken over by another delivery", job_id, claim.attempt)
+        return "superseded"
+    log.info("job %s %s", job_id, status)
+    return status
 
-    recorder = ProgressRecorder(factory, job_id, settings.flush_seconds, settings.flush_epochs)
+
+def fail_killed(job_id: str, error: str, settings: Settings | None = None) -> None:
+    """Fail a job whose process was killed (by the hard time limit), from the worker's parent."""
+    settings = settings or get_settings()
+    factory = sessions(settings.database_url)
+    _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error))
+    log.warning("job %s failed: %s", job_id, error)
+
+
+def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, claim: Claim) -> str:
+    attempt = claim.attempt
+    recorder = ProgressRecorder(
+        factory, job_id, attempt, settings.flush_seconds, settings.flush_epochs
+    )
+
+    def flush(checkpoint: dict[str, Any] | None = None) -> str:
+        what = f"job {job_id}: progress"
+        return with_retry(lambda: recorder.flush(checkpoint), settings.db_retry_seconds, what)
+
     try:
         training = Training(claim.spec, resume=claim.checkpoint)
-        with factory.begin() as session:
-            rewind(session, job_id, training.epoch)
+        if claim.checkpoint is not None:
+            log.info("job %s attempt %d resumes after epoch %d", job_id, attempt, training.epoch)
+        _write(
+            factory,
+            settings,
+            f"job {job_id}: rewind",
+            lambda s: rewind(s, job_id, attempt, training.epoch),
+        )
         last_checkpoint = time.monotonic()
         while not training.done:
             stats = training.run_epoch()
@@ -35,16 +92,39 @@ def run_job(job_id: str, settings: Settings | None = None) -> str:
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
-                if recorder.flush(checkpoint) == "cancelling":
+                if flush(checkpoint) == "cancelling":
                     break
-        recorder.flush()
+        flush()
         weights = training.weights() if training.done else None
-        with factory.begin() as session:
-            status = finish_job(session, job_id, weights)
+        return _write(
+            factory,
+            settings,
+            f"job {job_id}: finish",
+            lambda s: finish_job(s, job_id, attempt, weights),
+        )
     except (SpecError, ArithmeticError) as exc:
-        recorder.flush()
+        error = str(exc)
+    except SoftTimeLimitExceeded:
+        error = f"ran longer than the time limit of {settings.job_time_limit:g} s (JOB_TIME_LIMIT)"
+    except Superseded:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise  # the database stayed down: the reaper requeues the job once it is back
+        log.exception("job %s failed unexpectedly", job_id)
+        error = f"the worker failed: {type(exc).__name__}: {exc}"
+    flush()  # the epochs that did run stay visible beside the error
+    _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error, attempt))
+    return "failed"
+
+
+def _write(
+    factory: sessionmaker[Session], settings: Settings, what: str, work: Callable[[Session], T]
+) -> T:
+    """``work`` in a transaction of its own, tried again through a database outage."""
+
+    def once() -> T:
         with factory.begin() as session:
-            fail_job(session, job_id, str(exc))
-        status = "failed"
-    log.info("job %s %s", job_id, status)
-    return status
+            return work(session)
+
+    return with_retry(once, settings.db_retry_seconds, what)

@@ -4,10 +4,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from engine import predict
 from engine.errors import SpecError
-from service import jobs
+from service import idempotency, jobs, ratelimit
+from service.auth import current_caller, current_owner, owned_job_or_404
 from service.db import sessions
 from service.models import Job
 from service.problems import Problem, validation_problem
@@ -21,22 +23,12 @@ from .parsing import json_body, query_args
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
 
-def current_owner() -> str:
-    """The tenant the request acts for (one local owner until API tokens arrive)."""
-    return "local"
-
-
-def _job_or_404(session: Any, job_id: str) -> Job:
-    job = jobs.get_job(session, job_id, current_owner())
-    if job is None:
-        raise Problem(404, "Not Found", f"no job {job_id}", "not-found")
-    return job
-
-
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]]:
-    """Validate a job spec, store the job and queue it."""
+    """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
+    owner = current_owner()
     spec = json_body(JobSpec)
+    key = idempotency.header_key()
     try:
         parsed = spec.parsed()
         check_limits(parsed, get_settings())
@@ -45,9 +37,12 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     except LimitExceeded as exc:
         raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
     engine_spec = parsed.to_dict()
-    with sessions().begin() as session:
-        job = jobs.create_job(session, engine_spec, spec.name, current_owner())
-        document = job_out(job)
+    digest = idempotency.request_hash(spec.name, engine_spec)
+    job, document, created = _store_once(owner, key, digest, engine_spec, spec.name)
+    if not created:
+        if job.request_hash != digest:
+            raise idempotency.key_reused()
+        return jsonify(document), 200, {"Location": document["links"]["self"]}
     try:
         enqueue(job.id)
     except BrokerUnavailable as exc:
@@ -71,7 +66,7 @@ def list_jobs() -> Response:
     try:
         with sessions().begin() as session:
             page, cursor = jobs.list_jobs(
-                session, current_owner(), query.status, query.limit, query.cursor
+                session, current_caller().visible_owner, query.status, query.limit, query.cursor
             )
             items = [job_out(job) for job in page]
     except jobs.BadCursor as exc:
@@ -83,7 +78,7 @@ def list_jobs() -> Response:
 def get_job(job_id: str) -> Response:
     """One job."""
     with sessions().begin() as session:
-        return jsonify(job_out(_job_or_404(session, job_id)))
+        return jsonify(job_out(owned_job_or_404(session, job_id)))
 
 
 @bp.get("/<job_id>/losses")
@@ -91,7 +86,7 @@ def losses(job_id: str) -> Response:
     """A job's per-epoch losses in epoch order, a page at a time, optionally downsampled."""
     query = query_args(LossQuery)
     with sessions().begin() as session:
-        _job_or_404(session, job_id)
+        owned_job_or_404(session, job_id)
         rows, after = jobs.loss_page(session, job_id, query.after, query.limit, query.every)
     items = [{"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy} for r in rows]
     return jsonify({"items": items, "next": _next_url(after=after) if after else None})
@@ -101,7 +96,7 @@ def losses(job_id: str) -> Response:
 def weights(job_id: str) -> Response:
     """The trained model's weights (the engine's JSON) once the job has succeeded."""
     with sessions().begin() as session:
-        return jsonify(_final_weights(_job_or_404(session, job_id)))
+        return jsonify(_final_weights(owned_job_or_404(session, job_id)))
 
 
 @bp.post("/<job_id>/predict")
@@ -111,11 +106,12 @@ def predict_outputs(job_id: str) -> Response:
     settings = get_settings()
     if len(body.inputs) > settings.max_predict_batch:
         message = (
-            f"max_predict_batch is {settings.max_predict_batch}; got {len(body.inputs)} inputs"
+            f"{len(body.inputs)} inputs, over the limit of {settings.max_predict_batch} "
+            "(MAX_PREDICT_BATCH)"
         )
         raise validation_problem([{"field": "inputs", "message": message}])
     with sessions().begin() as session:
-        model = _final_weights(_job_or_404(session, job_id))
+        model = _final_weights(owned_job_or_404(session, job_id))
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
     if bad:
@@ -135,12 +131,59 @@ def predict_outputs(job_id: str) -> Response:
 def cancel(job_id: str) -> tuple[Response, int]:
     """Cancel a queued job, or ask a running one to stop at its next epoch."""
     with sessions().begin() as session:
-        job = _job_or_404(session, job_id)
+        job = owned_job_or_404(session, job_id)
         try:
             job = jobs.request_cancel(session, job)
         except jobs.Conflict as exc:
             raise Problem(409, "Conflict", f"cannot cancel: {exc}", "job-finished") from exc
         return jsonify(job_out(job)), 202
+
+
+def _store_once(
+    owner: str, key: str | None, digest: str, spec: dict[str, Any], name: str | None
+) -> tuple[Job, dict[str, Any], bool]:
+    """A new job and True, or False and the job the owner already submitted with ``key``."""
+    try:
+        with sessions().begin() as session:
+            job = jobs.find_by_idempotency_key(session, owner, key) if key else None
+            if job is not None:
+                return job, job_out(job), False
+            _admit(session, owner)
+            job = jobs.create_job(session, spec, name, owner, key, digest)
+            return job, job_out(job), True
+    except IntegrityError:
+        if key is None:
+            raise
+        # A request with the same key committed first: that one is the original.
+        with sessions().begin() as session:
+            job = jobs.find_by_idempotency_key(session, owner, key)
+            if job is None:
+                raise
+            return job, job_out(job), False
+
+
+def _admit(session: Any, owner: str) -> None:
+    """Refuse a new job over the owner's submission rate or active-job quota."""
+    settings = get_settings()
+    try:
+        ratelimit.admit(session, owner, settings)
+    except ratelimit.RateLimited as exc:
+        detail = (
+            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s; "
+            f"retry in {exc.retry_after} s"
+        )
+        headers = {"Retry-After": str(exc.retry_after)}
+        raise Problem(429, "Too Many Requests", detail, "rate-limited", headers=headers) from exc
+    except ratelimit.QuotaExceeded as exc:
+        raise Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs") from exc
+    except ratelimit.CounterUnavailable as exc:
+        raise Problem(
+            503,
+            "Service Unavailable",
+            "the submission counter is unreachable; try again shortly",
+            "queue-unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 def _final_weights(job: Job) -> dict[str, Any]:

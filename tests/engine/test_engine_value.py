@@ -1,12 +1,18 @@
 """Value: the notebook's two tests against PyTorch, and every numerical edge."""
 
 import math
+import random
+import warnings
 
 import pytest
-import torch
 
 from engine import NonFiniteError, Value
-from engine.value import topological_order, total
+from engine.backprop import topological_order
+from engine.value import total
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # torch warns that numpy is absent; it needs none here
+    import torch
 
 
 def test_sanity_check():
@@ -142,6 +148,7 @@ def test_relu_gradient_at_zero_is_zero_as_in_torch():
         (lambda: Value(1e308) + Value(1e308), r"add\(1e\+308, 1e\+308\)"),
         (lambda: Value(10.0) ** 400, r"pow\(10.0, 400.0\)"),
         (lambda: Value(-2.0) ** Value(2.0), r"pow\(-2.0, 2.0\) needs a positive base"),
+        (lambda: Value(1e-320) / Value(1e-310), r"div\(1e-320, 1e-310\) has no finite deriv"),
         (lambda: Value(float("inf")), r"Value\(inf\)"),
         (lambda: Value(float("nan")), r"Value\(nan\)"),
         (lambda: total([Value(1e308), 1e308]), r"sum: 1 terms overflowed to inf"),
@@ -229,3 +236,25 @@ def test_identical_runs_are_bitwise_identical():
         return [y.data, *(x.grad for x in xs)]
 
     assert run() == run()
+
+
+def test_topological_order_puts_children_first_in_any_dag():
+    rng = random.Random(4)
+    for _ in range(200):
+        nodes = [Value(rng.uniform(-1, 1)) for _ in range(3)]
+        for _ in range(rng.randint(1, 30)):
+            picks = [rng.choice(nodes) for _ in range(rng.randint(1, 3))]
+            nodes.append(total(picks) * 1.0)
+        root = nodes[-1]
+        order = topological_order(root)
+        position = {id(v): i for i, v in enumerate(order)}
+        assert len(position) == len(order) and order[-1] is root
+        for v in order:
+            assert all(position[id(c)] < position[id(v)] for c in v._children if c._children)
+        leaves = nodes[:3]
+        root.backward(order)
+        grads = [v.grad for v in leaves]
+        for v in leaves:
+            v.grad = 0.0
+        root.backward()
+        assert [v.grad for v in leaves] == grads

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,13 @@ QUEUE_NAME = f"gradyard-test-{RUN_TAG}"
 
 os.environ.update(DATABASE_URL=DATABASE_URL, BROKER_URL=BROKER_URL, QUEUE_NAME=QUEUE_NAME)
 os.environ.setdefault("FLUSH_SECONDS", "0.1")
+# Tokens required, as in production; limits the rest of the suite never meets (their own tests
+# lower them).
+os.environ.update(AUTH="on")
+os.environ.setdefault("SECRET_KEY", f"test-secret-{RUN_TAG}")
+os.environ.setdefault("RATE_LIMIT", "1000000")
+os.environ.setdefault("MAX_ACTIVE_JOBS", "1000000")
+TEST_OWNER = "tester"
 
 START_HINTS = {
     "Postgres": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -116,7 +123,7 @@ class WorkerProcess:
             "--loglevel",
             "INFO",
             "--queues",
-            QUEUE_NAME,
+            env.get("QUEUE_NAME", QUEUE_NAME),  # a test may give a worker a queue of its own
             "--concurrency",
             "1",
             "--without-gossip",
@@ -168,9 +175,39 @@ def app(services: None) -> Any:
     return create_app({"TESTING": True})
 
 
+@pytest.fixture(scope="session")
+def make_token(postgres: str) -> Callable[..., str]:
+    """A function ``make_token(owner, admin=False)`` that creates a token and returns it."""
+    from service import tokens
+    from service.db import sessions
+    from service.settings import get_settings
+
+    def make(owner: str, admin: bool = False) -> str:
+        name = f"{owner}-{uuid.uuid4().hex[:8]}"
+        with sessions().begin() as session:
+            return tokens.create_token(session, name, owner, admin, get_settings().secret_key)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def api_token(make_token: Callable[..., str]) -> str:
+    """A token for the owner "tester": the one ``client`` sends."""
+    return make_token(TEST_OWNER)
+
+
+@pytest.fixture(scope="session")
+def auth_headers(api_token: str) -> dict[str, str]:
+    """Headers that authenticate as "tester", for HTTP clients other than ``client``."""
+    return {"Authorization": f"Bearer {api_token}"}
+
+
 @pytest.fixture
-def client(app: Any) -> Any:
-    return app.test_client()
+def client(app: Any, api_token: str) -> Any:
+    """Flask's test client, sending the "tester" token on every request."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
+    return client
 
 
 def wait_for_status(

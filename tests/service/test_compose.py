@@ -40,6 +40,8 @@ VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 # The test's own Redis database, so the compose worker meets no other test's messages.
 REDIS_DB = 14
 SETTINGS_VARIABLES = {name.upper(): field for name, field in Settings.model_fields.items()}
+# What compose requires to be set in .env.
+REQUIRED = {"POSTGRES_PASSWORD": "secret", "SECRET_KEY": "compose-secret"}
 
 
 def interpolate(text: str, variables: dict[str, str]) -> str:
@@ -87,7 +89,7 @@ def free_port() -> int:
 
 
 def test_compose_has_the_services_with_healthchecks_and_named_volumes() -> None:
-    compose = load_compose({"POSTGRES_PASSWORD": "secret"})
+    compose = load_compose(REQUIRED)
     services = compose["services"]
     assert set(services) == {"postgres", "redis", *APP_SERVICES}
     assert services["postgres"]["image"] == "postgres:16"
@@ -101,7 +103,7 @@ def test_compose_has_the_services_with_healthchecks_and_named_volumes() -> None:
 
 
 def test_app_services_are_one_image_differing_only_in_command() -> None:
-    services = load_compose({"POSTGRES_PASSWORD": "secret"})["services"]
+    services = load_compose(REQUIRED)["services"]
     shared = {key: value for key, value in services["api"].items() if key not in OWN_KEYS}
     assert shared["image"] == "gradyard:latest" and shared["build"] == "."
     for name in ("worker", "flower"):
@@ -130,6 +132,7 @@ def test_app_services_are_one_image_differing_only_in_command() -> None:
     assert environment["DATABASE_URL"] == database_url
     assert environment["BROKER_URL"] == "redis://redis:6379/0"
     assert environment["HOST"] == "0.0.0.0"
+    assert environment["AUTH"] == "on" and environment["SECRET_KEY"] == "compose-secret"
 
 
 def test_compose_refuses_to_start_without_a_postgres_password() -> None:
@@ -137,11 +140,19 @@ def test_compose_refuses_to_start_without_a_postgres_password() -> None:
         load_compose({})
 
 
+def test_compose_refuses_to_start_without_a_secret_key() -> None:
+    with pytest.raises(AssertionError, match="SECRET_KEY is required"):
+        load_compose({"POSTGRES_PASSWORD": "secret"})
+
+
 def test_env_example_documents_every_setting_and_compose_variable() -> None:
     example = env_example()
     for name, field in SETTINGS_VARIABLES.items():
         assert name in example, f"{name} is a setting missing from .env.example"
         assert field.annotation is not None
+        if field.default is None:  # an optional setting, documented empty
+            assert example[name] == "", f"{name}'s default differs"
+            continue
         assert field.annotation(example[name]) == field.default, f"{name}'s default differs"
     for name, operator, default in VARIABLE.findall(COMPOSE_TEXT):
         assert name in example, f"docker-compose.yml uses {name}, undocumented in .env.example"
@@ -224,6 +235,7 @@ def stack(services: None, tmp_path: Path) -> Iterator[NativeStack]:
     compose = load_compose(
         {
             "POSTGRES_PASSWORD": "compose-test",
+            "SECRET_KEY": f"compose-secret-{tag}",
             "QUEUE_NAME": f"gradyard-compose-{tag}",
             "API_WORKERS": "2",  # the default 4 is meant for a server, not a two-core test machine
         }
@@ -256,6 +268,17 @@ def test_compose_commands_run_a_job_natively(stack: NativeStack) -> None:
     migrate = stack.start("migrate")
     assert migrate.wait(timeout=60) == 0, stack.log("migrate")
     assert "newest schema" in stack.log("migrate")
+    # An operator makes a token on the server, as README's Authentication section says.
+    created = subprocess.run(
+        ["gradyard", "tokens", "create", "compose-test"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
 
     stack.start("worker")
     api_command = stack.command("api")
@@ -268,11 +291,14 @@ def test_compose_commands_run_a_job_natively(stack: NativeStack) -> None:
     ready = stack.wait_http("api", f"{api}/readyz").json()
     assert ready["checks"] == {"database": True, "broker": True}
 
-    response = httpx.post(f"{api}/api/v1/jobs", json={"training": {"epochs": 5}}, timeout=10)
+    job_spec = {"training": {"epochs": 5}}
+    assert httpx.post(f"{api}/api/v1/jobs", json=job_spec, timeout=10).status_code == 401
+    response = httpx.post(f"{api}/api/v1/jobs", json=job_spec, headers=headers, timeout=10)
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     deadline = time.monotonic() + 30
-    while (job := httpx.get(f"{api}/api/v1/jobs/{job_id}", timeout=5).json())["status"] in (
+    job_url = f"{api}/api/v1/jobs/{job_id}"
+    while (job := httpx.get(job_url, headers=headers, timeout=5).json())["status"] in (
         "queued",
         "running",
     ):
@@ -280,6 +306,9 @@ def test_compose_commands_run_a_job_natively(stack: NativeStack) -> None:
         time.sleep(0.1)
     assert job["status"] == "succeeded", f"{job}\n{stack.log('worker')}"
     assert job["progress"] == {"epoch": 5, "epochs": 5}
+    for service in ("api", "worker"):
+        assert created.stdout.strip() not in stack.log(service), f"the token is in {service}'s log"
+        assert stack.env["SECRET_KEY"] not in stack.log(service), f"SECRET_KEY in {service}'s log"
 
     flower_command = stack.command("flower")
     flower_port = free_port()

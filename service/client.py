@@ -1,0 +1,202 @@
+"""A Python client for Gradyard's HTTP API, on httpx: ``from service.client import Client``.
+
+    with Client("http://127.0.0.1:8000", token) as gy:
+        job = gy.submit({"name": "notebook", "training": {"epochs": 20}})
+        done = gy.wait(job["id"], on_epoch=lambda e: print(e["epoch"], e["loss"]))
+        outputs = gy.predict(job["id"], [[2.0, 3.0, -1.0]])
+
+Every error the API answers raises ``ApiError``, which carries the problem document.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+# A stream is silent for at most the server's heartbeat (5 s by default) between two events.
+STREAM_READ_TIMEOUT = 60.0
+
+
+class ApiError(Exception):
+    """The API answered with an error; ``problem`` is its RFC 9457 problem document."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        self.problem = problem
+        self.status: int = problem.get("status", 0)
+        super().__init__(f"{self.status} {problem.get('title', 'Error')}: {problem.get('detail')}")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a job's stream: ``status`` or ``epoch``, its id and its data."""
+
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+class Client:
+    """A connection to one Gradyard server, acting for the owner of ``token`` (if any)."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def submit(self, spec: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        """Submit a job spec; the queued job's document."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._json("POST", "/api/v1/jobs", json=spec, headers=headers)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """The job's document: status, progress, latest loss, timings."""
+        return self._json("GET", f"/api/v1/jobs/{job_id}")
+
+    def jobs(self, status: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """The caller's jobs, newest first (``limit`` of them at most), following every page."""
+        first: dict[str, Any] = {"status": status} if status else {}
+        if limit is not None:
+            first["limit"] = min(limit, 1000)  # the API's largest page
+        params: dict[str, Any] | None = first or None
+        url: str | None = "/api/v1/jobs"
+        count = 0
+        while url:
+            page = self._json("GET", url, params=params)
+            params = None  # the next link carries the query (httpx would replace it)
+            for item in page["items"]:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield item
+            url = page["next"]
+
+    def losses(
+        self, job_id: str, every: int = 1, page_size: int = 10_000
+    ) -> Iterator[dict[str, Any]]:
+        """Every recorded ``{"epoch", "loss", "accuracy"}`` (every ``every``-th one) in epoch
+        order, fetching ``page_size`` at a time."""
+        url: str | None = f"/api/v1/jobs/{job_id}/losses"
+        params: dict[str, Any] | None = {"limit": page_size, "every": every}
+        while url:
+            page = self._json("GET", url, params=params)
+            params = None
+            yield from page["items"]
+            url = page["next"]
+
+    def weights(self, job_id: str) -> dict[str, Any]:
+        """The trained weights (the engine's JSON) of a succeeded job."""
+        return self._json("GET", f"/api/v1/jobs/{job_id}/weights")
+
+    def predict(self, job_id: str, inputs: list[list[float]]) -> list[Any]:
+        """The model's outputs for ``inputs``: a number per sample (a list for several outputs)."""
+        answer = self._json("POST", f"/api/v1/jobs/{job_id}/predict", json={"inputs": inputs})
+        outputs: list[Any] = answer["outputs"]
+        return outputs
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued job, or ask a running one to stop; the job's document."""
+        return self._json("POST", f"/api/v1/jobs/{job_id}/cancel")
+
+    def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
+        """The job's live events until its terminal status, reconnecting where a stream ends."""
+        while True:
+            headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+            timeout = httpx.Timeout(self._http.timeout.connect, read=STREAM_READ_TIMEOUT)
+            url = f"/api/v1/jobs/{job_id}/events"
+            with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
+                if response.status_code == 204:
+                    return  # the server says we have seen the end already
+                if response.is_error:
+                    response.read()
+                    raise _api_error(response)
+                for event in _parse_sse(response.iter_lines()):
+                    last_event_id = event.id
+                    yield event
+                    if event.event == "status" and event.data["status"] in TERMINAL:
+                        return
+            time.sleep(0.2)  # the server ended a long stream: resume from the last id
+
+    def wait(
+        self,
+        job_id: str,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Block until the job ends; its final document. ``on_epoch`` gets each epoch event's
+        data (``epoch``, ``epochs``, ``loss``, ``accuracy``, ``points``) as it arrives."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for event in self.events(job_id):
+            if event.event == "epoch" and on_epoch is not None:
+                on_epoch(event.data)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
+        return self.get(job_id)
+
+    def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, url, **kwargs)
+        if response.is_error:
+            raise _api_error(response)
+        return response.json()
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        # Not one of ours (a proxy's error page, say): describe it in the same shape.
+        problem = {
+            "type": "about:blank",
+            "title": response.reason_phrase,
+            "status": response.status_code,
+            "detail": response.text[:200] or response.reason_phrase,
+        }
+    return ApiError(problem)
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[Event]:
+    """Events from Server-Sent Events lines (comments and ``retry`` lines are skipped)."""
+    fields: dict[str, str] = {}
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield Event(fields.get("id", ""), fields.get("event", "message"), _load(data))
+            fields, data = {}, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        elif name in ("id", "event"):
+            fields[name] = value
+
+
+def _load(data: list[str]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads("\n".join(data))
+    return document

@@ -1,0 +1,216 @@
+"""The ``gradyard`` client commands: submit, status, list, losses, weights, predict, cancel, watch.
+
+They talk to a server over HTTP through service.client (never to the database), so they work
+against any Gradyard: ``--url``/``GRADYARD_URL`` names it, ``--token``/``GRADYARD_TOKEN`` is the
+API token. Results go to stdout, progress bars to stderr. Exit codes:
+
+    0  done (for --wait and watch: the job succeeded)
+    1  the job failed or was cancelled
+    2  bad usage, or an input file that cannot be read
+    3  the API refused the request (the problem's title and detail are printed)
+    4  the server cannot be reached
+"""
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from service.client import DEFAULT_URL, ApiError, Client
+
+JOB_FAILED, USAGE, API_ERROR, UNREACHABLE = 1, 2, 3, 4
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _connection(command: F) -> F:
+    """Add --url and --token, and turn errors into one line and an exit code."""
+
+    @click.option(
+        "--url", envvar="GRADYARD_URL", default=DEFAULT_URL, show_default=True, help="server"
+    )
+    @click.option("--token", envvar="GRADYARD_TOKEN", default=None, help="API token")
+    @wraps(command)
+    def run(url: str, token: str | None, **kwargs: Any) -> Any:
+        try:
+            with Client(url, token) as client:
+                return command(client, **kwargs)
+        except ApiError as exc:
+            _fail(API_ERROR, f"error: {exc}")
+        except httpx.TransportError as exc:
+            _fail(UNREACHABLE, f"error: cannot reach {url}: {exc or type(exc).__name__}")
+
+    return run  # type: ignore[return-value]
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        _fail(USAGE, f"error: cannot read {path} as JSON: {exc}")
+
+
+@click.command()
+@click.argument("spec_file", metavar="SPEC.json", type=click.Path(path_type=Path))
+@click.option("--wait", is_flag=True, help="show progress and wait until the job ends")
+@_connection
+def submit(client: Client, spec_file: Path, wait: bool) -> None:
+    """Submit the job spec in SPEC.json; print its id."""
+    job = client.submit(_read_json(spec_file))
+    click.echo(job["id"])
+    if wait:
+        _follow(client, job["id"])
+
+
+@click.command()
+@click.argument("job_id")
+@_connection
+def watch(client: Client, job_id: str) -> None:
+    """Show a job's progress until it ends."""
+    _follow(client, job_id)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="print the whole job document")
+@_connection
+def status(client: Client, job_id: str, as_json: bool) -> None:
+    """Print a job's status, progress and latest loss."""
+    job = client.get(job_id)
+    click.echo(json.dumps(job, indent=2) if as_json else _summary(job))
+
+
+@click.command("list")
+@click.option("--status", "status_", default=None, help="only jobs with this status")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@_connection
+def list_jobs(client: Client, status_: str | None, limit: int) -> None:
+    """List your newest jobs."""
+    for job in client.jobs(status=status_, limit=limit):
+        click.echo(_summary(job))
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row")
+@click.option("--every", type=click.IntRange(min=1), default=1, help="every N-th epoch only")
+@_connection
+def losses(client: Client, job_id: str, as_csv: bool, every: int) -> None:
+    """Print a job's per-epoch losses (and accuracies)."""
+    writer = csv.writer(sys.stdout, lineterminator="\n") if as_csv else None
+    if writer:
+        writer.writerow(["epoch", "loss", "accuracy"])
+    for item in client.losses(job_id, every=every):
+        accuracy = "" if item["accuracy"] is None else repr(item["accuracy"])
+        if writer:
+            writer.writerow([item["epoch"], repr(item["loss"]), accuracy])
+        else:
+            click.echo(f"{item['epoch']}\t{item['loss']!r}\t{accuracy}".rstrip())
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="file (default: stdout)")
+@_connection
+def weights(client: Client, job_id: str, output: Path | None) -> None:
+    """Download a succeeded job's trained weights as JSON."""
+    text = json.dumps(client.weights(job_id), indent=2)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n")
+        click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@click.argument("job_id")
+@click.argument("inputs_file", metavar="INPUTS.json", type=click.Path(path_type=Path))
+@_connection
+def predict(client: Client, job_id: str, inputs_file: Path) -> None:
+    """Print the outputs of a succeeded job's model for the inputs in INPUTS.json.
+
+    INPUTS.json holds a list of input rows, or {"inputs": [...]} as the API takes it.
+    """
+    document = _read_json(inputs_file)
+    inputs = document.get("inputs") if isinstance(document, dict) else document
+    if not isinstance(inputs, list):
+        _fail(USAGE, f"error: {inputs_file} must hold a list of input rows or {{'inputs': [...]}}")
+    click.echo(json.dumps({"outputs": client.predict(job_id, inputs)}))
+
+
+@click.command()
+@click.argument("job_id")
+@_connection
+def cancel(client: Client, job_id: str) -> None:
+    """Cancel a queued job, or stop a running one at its next epoch."""
+    click.echo(client.cancel(job_id)["status"])
+
+
+def _follow(client: Client, job_id: str) -> None:
+    """A progress bar (epoch, loss, ETA) from the job's event stream; exit 1 unless it succeeds."""
+    with _progress_bar(client.get(job_id)["progress"]["epochs"]) as update:
+        for event in client.events(job_id):
+            update(event.event, event.data)
+    job = client.get(job_id)
+    if job["status"] != "succeeded":
+        reason = f": {job['error']}" if job.get("error") else ""
+        _fail(JOB_FAILED, f"job {job_id} {job['status']}{reason}")
+    click.echo(_summary(job))
+
+
+@contextmanager
+def _progress_bar(epochs: int) -> Iterator[Callable[[str, dict[str, Any]], None]]:
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.fields[status]:<10}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=not console.is_terminal) as bar:
+        task = bar.add_task("job", total=epochs, status="queued", loss="-")
+
+        def update(kind: str, data: dict[str, Any]) -> None:
+            if kind == "epoch":
+                bar.update(task, completed=data["epoch"], loss=f"{data['loss']:.6g}")
+            else:
+                bar.update(task, status=data["status"])
+
+        yield update
+
+
+def _summary(job: dict[str, Any]) -> str:
+    progress = job["progress"]
+    loss = "-" if job["latest_loss"] is None else f"{job['latest_loss']:.6g}"
+    accuracy = job.get("latest_accuracy")
+    extra = "" if accuracy is None else f"  accuracy {accuracy:.3f}"
+    created = datetime.fromisoformat(job["created_at"]).strftime("%Y-%m-%d %H:%M:%S")
+    name = job.get("name") or "-"
+    return (
+        f"{job['id']}  {job['status']:<10}  {progress['epoch']}/{progress['epochs']}  "
+        f"loss {loss}{extra}  {created}  {name}"
+    )
+
+
+COMMANDS = (submit, watch, status, list_jobs, losses, weights, predict, cancel)
+
+
+def register(group: click.Group) -> None:
+    """Add the client commands to the ``gradyard`` group."""
+    for command in COMMANDS:
+        group.add_command(command)

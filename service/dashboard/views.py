@@ -1,0 +1,195 @@
+"""The dashboard's pages, rendered on the server: the jobs list at ``/`` and one page per job.
+
+Pages show what SQL says at load time; the page scripts (service/static/) then keep them live
+through the public API alone: the job list refreshes its table fragment, a job page draws its
+loss curve from ``/losses?every=N`` and grows it from the event stream.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine import parse_spec
+from engine.errors import SpecError
+from engine.losses import LABELS
+from service import jobs
+from service.api.parsing import query_args
+from service.dashboard import boundary
+from service.dashboard.access import COOKIE, page_caller
+from service.db import sessions
+from service.models import Job, utcnow
+from service.problems import validation_problem
+from service.schemas import Status
+from service.settings import get_settings
+
+bp = Blueprint("dashboard", __name__)
+
+PAGE_SIZE = 50
+# The job the submit box starts with: the notebook's, as `gradyard serve` suggests it.
+NOTEBOOK_JOB = {"name": "notebook", "training": {"epochs": 20}}
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+@bp.get("/")
+def jobs_page() -> Any:
+    """The caller's jobs with a status filter, and a box to submit a new one."""
+    query = query_args(ListQuery)
+    caller = page_caller()
+    if caller is None:
+        return _token_page()
+    rows, cursor = _jobs(caller.visible_owner, query)
+    return render_template(
+        "jobs.html",
+        jobs=rows,
+        status=query.status,
+        statuses=jobs.STATUSES,
+        next_cursor=cursor,
+        notebook=json.dumps(NOTEBOOK_JOB, indent=2),
+        **_common(),
+    )
+
+
+@bp.get("/jobs-table")
+def jobs_table() -> Any:
+    """The jobs table alone, which the jobs page fetches to stay current."""
+    query = query_args(ListQuery)
+    caller = page_caller()
+    if caller is None:
+        return _token_page()
+    rows, cursor = _jobs(caller.visible_owner, query)
+    return render_template("_jobs_table.html", jobs=rows, status=query.status, next_cursor=cursor)
+
+
+@bp.get("/jobs/<job_id>")
+def job_page(job_id: str) -> Any:
+    """One job: spec, status, timings, live loss curve, decision boundary, weights, predict."""
+    found = _page_job(job_id)
+    if not isinstance(found, Job):
+        return found
+    job = found
+    # The predict box starts with the first training inputs, a row per sample.
+    trained_on = boundary.training_points(job.spec)
+    example = trained_on[0][:3] if trained_on else [[0.0] * job.spec["model"]["inputs"]]
+    return render_template(
+        "job.html",
+        job=job,
+        spec=json.dumps(_readable(job.spec), indent=2),
+        has_boundary=boundary.applies(job.spec),
+        has_accuracy=job.spec["training"]["loss"] in LABELS,
+        example_inputs=json.dumps(example),
+        terminal=job.status in jobs.TERMINAL,
+        **_common(),
+    )
+
+
+@bp.get("/jobs/<job_id>/boundary.svg")
+def boundary_svg(job_id: str) -> Any:
+    """The decision boundary of a succeeded 2-D classification job over its training points."""
+    found = _page_job(job_id, weights=True)
+    if not isinstance(found, Job):
+        return found
+    drawn = None
+    if found.status == "succeeded" and found.weights is not None:
+        drawn = boundary.compute(found.spec, found.weights)
+    if drawn is None:
+        return _missing("this job has no decision boundary to draw", 404)
+    # A succeeded job's weights never change, so neither does its picture.
+    headers = {"Cache-Control": "private, max-age=86400"}
+    return Response(boundary.to_svg(drawn), mimetype="image/svg+xml", headers=headers)
+
+
+@bp.get("/jobs/<job_id>/weights.json")
+def weights_download(job_id: str) -> Any:
+    """The trained weights as a file download (the API's /weights, for a plain link)."""
+    found = _page_job(job_id, weights=True)
+    if not isinstance(found, Job):
+        return found
+    if found.status != "succeeded" or found.weights is None:
+        return _missing(f"job is {found.status}; weights exist once it has succeeded", 409)
+    disposition = f'attachment; filename="gradyard-{found.id}-weights.json"'
+    return Response(
+        json.dumps(found.weights, indent=2),
+        mimetype="application/json",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def _readable(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec in the engine's own key order (a JSONB column keeps keys in its own order)."""
+    try:
+        return parse_spec(spec).to_dict()
+    except SpecError:
+        return spec
+
+
+def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
+    try:
+        with sessions().begin() as session:
+            return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
+    except jobs.BadCursor as exc:
+        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
+
+
+def _page_job(job_id: str, weights: bool = False) -> Any:
+    """The caller's job, or the page to show instead (the token form, or not found)."""
+    caller = page_caller()
+    if caller is None:
+        return _token_page()
+    with sessions().begin() as session:
+        job = jobs.get_job(session, job_id, caller.visible_owner)
+        if job is not None and weights:
+            _ = job.weights  # deferred column: load it while the session is open
+    return job if job is not None else _missing(f"no job {job_id}", 404)
+
+
+def _token_page() -> str:
+    # A 200: the page itself is fine; it is the form that asks for the token.
+    return render_template("token.html", **_common())
+
+
+def _missing(detail: str, status: int) -> tuple[str, int]:
+    return render_template("missing.html", detail=detail, **_common()), status
+
+
+def _common() -> dict[str, Any]:
+    return {"auth": get_settings().auth, "cookie": COOKIE, "has_token": COOKIE in request.cookies}
+
+
+@bp.app_template_filter("age")
+def age(moment: datetime | None) -> str:
+    """How long ago, roughly: "12 s ago", "3 min ago", "5 h ago", "2 d ago"."""
+    if moment is None:
+        return "-"
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    return f"{_span(seconds)} ago"
+
+
+@bp.app_template_filter("duration")
+def duration(job: Job) -> str:
+    """How long the job has run (so far, while it runs)."""
+    if job.started_at is None:
+        return "-"
+    end = job.finished_at or utcnow()
+    return _span(int((end - job.started_at).total_seconds()))
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+@bp.app_template_filter("number")
+def number(value: float | None) -> str:
+    """A loss or accuracy, short: 4 significant digits, or "-" for none."""
+    return "-" if value is None else f"{value:.4g}"

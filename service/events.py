@@ -1,0 +1,252 @@
+"""A job's life as Server-Sent Events, read from SQL; Redis pub/sub only says when to read again.
+
+The job row and its epoch_losses are the truth. A stream reads them, sends what is new since its
+cursor, and waits: for a wake-up that the worker publishes after each progress flush and at the end
+of the job (where the broker is Redis), else for ``events_poll_seconds``. A lost wake-up costs at
+most ``events_heartbeat_seconds``, after which the stream reads anyway.
+
+Event ids are the cursor ``EPOCH:STATUS``: the last epoch and the last status the client has been
+sent (``0:queued``, ``0:running``, ``120:running``, ``120:succeeded``). Resuming from a
+``Last-Event-ID`` sends only epochs after EPOCH and a status event only when the status differs, so
+a reconnecting client sees no gap and no repeat. Epochs a retried job rewinds and trains again are
+not sent twice: training resumes bit for bit, so they are the same numbers.
+
+Events, in the order they happened:
+
+- ``status`` ``{"status", "epoch", "epochs", "error"}``: a status the client has not seen. A
+  non-terminal status is sent before the epochs it saw recorded; a terminal one after every epoch,
+  and then the stream ends.
+- ``epoch`` ``{"epoch", "epochs", "loss", "accuracy", "points"}``: the epochs persisted since the
+  last epoch event (one flushed batch, or several when they landed between two reads). ``epoch``,
+  ``loss`` and ``accuracy`` are the newest epoch's; ``points`` holds ``[epoch, loss, accuracy]``
+  rows for the new epochs, at most ``MAX_POINTS`` of them, evenly spaced, always ending with the
+  newest (the whole curve is at ``/losses``).
+"""
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import redis
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.models import EpochLoss, Job
+from service.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+MAX_POINTS = 500
+# How long a browser waits before reconnecting after the stream ends (the SSE "retry" field).
+RETRY_MS = 1000
+_CURSOR = re.compile(r"(\d{1,9}):([a-z]{1,16})")
+
+
+class BadCursor(ValueError):
+    """A Last-Event-ID this service did not hand out."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What a client has been sent: epochs up to ``epoch`` and the status ``status``."""
+
+    epoch: int = 0
+    status: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.epoch}:{self.status or ''}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Cursor":
+        """The cursor an event id names; an absent or empty id starts from the beginning."""
+        if not text:
+            return cls()
+        match = _CURSOR.fullmatch(text.strip())
+        if match is None:
+            raise BadCursor(f"Last-Event-ID {text[:40]!r} is not EPOCH:STATUS")
+        return cls(int(match.group(1)), match.group(2))
+
+    @property
+    def finished(self) -> bool:
+        """True once the client has been sent a terminal status: nothing more will come."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event."""
+
+    id: str
+    event: str
+    data: dict[str, Any]
+
+    def encode(self) -> str:
+        """The event on the wire (its data is one line of JSON)."""
+        return f"id: {self.id}\nevent: {self.event}\ndata: {json.dumps(self.data)}\n\n"
+
+
+def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Event], Cursor]:
+    """The events that bring a client at ``cursor`` up to the job as stored now, and the new cursor.
+
+    A vanished job reads as a terminal ``failed`` status, so no stream waits on it forever.
+    """
+    job = session.execute(
+        select(Job.status, Job.epoch, Job.epochs, Job.error).where(Job.id == job_id)
+    ).one_or_none()
+    if job is None:
+        gone = Cursor(cursor.epoch, "failed")
+        data = {"status": "failed", "epoch": cursor.epoch, "epochs": None, "error": "job deleted"}
+        return [Event(str(gone), "status", data)], gone
+    events: list[Event] = []
+    status_changed = job.status != cursor.status
+    if status_changed and job.status not in TERMINAL:
+        cursor = Cursor(cursor.epoch, job.status)
+        events.append(_status_event(cursor, job))
+    if job.epoch > cursor.epoch:
+        # The row's epoch was written in the same transaction as every loss up to it.
+        points = _points(session, job_id, cursor.epoch, job.epoch)
+        cursor = Cursor(job.epoch, cursor.status)
+        if points:
+            epoch, loss, accuracy = points[-1]
+            data = {"epoch": epoch, "epochs": job.epochs, "loss": loss, "accuracy": accuracy}
+            events.append(Event(str(cursor), "epoch", {**data, "points": points}))
+    if status_changed and job.status in TERMINAL:
+        cursor = Cursor(cursor.epoch, job.status)
+        events.append(_status_event(cursor, job))
+    return events, cursor
+
+
+def _status_event(cursor: Cursor, job: Any) -> Event:
+    data = {"status": job.status, "epoch": job.epoch, "epochs": job.epochs, "error": job.error}
+    return Event(str(cursor), "status", data)
+
+
+def _points(session: Session, job_id: str, after: int, last: int) -> list[list[Any]]:
+    # Every stride-th new epoch, counted back from the newest so that the newest is always in.
+    stride = -(-(last - after) // MAX_POINTS)
+    query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy).where(
+        EpochLoss.job_id == job_id, EpochLoss.epoch > after, EpochLoss.epoch <= last
+    )
+    if stride > 1:
+        query = query.where((last - EpochLoss.epoch) % stride == 0)
+    rows = session.execute(query.order_by(EpochLoss.epoch))
+    return [[row.epoch, row.loss, row.accuracy] for row in rows]
+
+
+def stream(
+    sessions: sessionmaker[Session],
+    job_id: str,
+    cursor: Cursor,
+    wakeups: "Wakeups",
+    heartbeat_seconds: float,
+    max_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[str]:
+    """The job's events as SSE text until its terminal status or ``max_seconds``.
+
+    A generator: the server closing it (the client went away) closes the subscription too.
+    """
+    with wakeups.subscribe(job_id) as wait:  # before the first read, so no wake-up is missed
+        started = quiet_since = clock()
+        yield f"retry: {RETRY_MS}\n\n"
+        while True:
+            with sessions.begin() as session:
+                events, cursor = read_events(session, job_id, cursor)
+            for item in events:
+                yield item.encode()
+                quiet_since = clock()
+            if cursor.finished:
+                return
+            now = clock()
+            if now - started >= max_seconds:
+                return  # the client reconnects with Last-Event-ID and carries on
+            if now - quiet_since >= heartbeat_seconds:
+                yield ": keep-alive\n\n"  # an SSE comment: keeps proxies from timing out
+                quiet_since = now
+            wait(min(heartbeat_seconds - (clock() - quiet_since), max_seconds - (now - started)))
+
+
+def channel(job_id: str) -> str:
+    """The Redis pub/sub channel that announces changes to one job."""
+    return f"gradyard:job-events:{job_id}"
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    # Short timeouts: a wake-up is a courtesy and must never hold up the worker for long.
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+class Wakeups:
+    """Wake-up signals for streams: Redis pub/sub where ``redis_url`` is set, else polling."""
+
+    def __init__(self, redis_url: str | None, poll_seconds: float) -> None:
+        self.redis_url = redis_url
+        self.poll_seconds = poll_seconds
+
+    def publish(self, job_id: str) -> None:
+        """Tell the streams watching ``job_id`` to read it again; never raises."""
+        if self.redis_url is None:
+            return
+        try:
+            _redis(self.redis_url).publish(channel(job_id), b"")
+        except (redis.RedisError, OSError) as exc:
+            # Streams still read at every heartbeat; losing a wake-up only delays them.
+            log.warning("could not publish a wake-up for job %s: %s", job_id, exc)
+
+    @contextmanager
+    def subscribe(self, job_id: str) -> Iterator[Callable[[float], None]]:
+        """A ``wait(seconds)`` that returns early when the job is announced to have changed."""
+        if self.redis_url is None:
+            yield self._sleep
+            return
+        pubsub = _redis(self.redis_url).pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(channel(job_id))
+        except (redis.RedisError, OSError) as exc:
+            log.warning("no wake-ups for job %s, polling instead: %s", job_id, exc)
+            pubsub.close()
+            yield self._sleep
+            return
+
+        def wait(seconds: float) -> None:
+            try:
+                if pubsub.get_message(timeout=max(seconds, 0.0)) is not None:
+                    # Several flushes since the last read need only one more read.
+                    while pubsub.get_message(timeout=0.0) is not None:
+                        pass
+            except (redis.RedisError, OSError):
+                time.sleep(min(max(seconds, 0.0), self.poll_seconds))
+
+        try:
+            yield wait
+        finally:
+            pubsub.close()
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(min(max(seconds, 0.0), self.poll_seconds))
+
+
+def wakeups() -> Wakeups:
+    """The wake-ups the configured broker allows."""
+    settings = get_settings()
+    url = settings.broker_url if settings.broker_url.startswith(("redis://", "rediss://")) else None
+    return Wakeups(url, settings.events_poll_seconds)
+
+
+def publish(job_id: str) -> None:
+    """Wake the job's streams now (call it after the change has committed)."""
+    wakeups().publish(job_id)
+
+
+def publish_after_commit(session: Session, job_id: str) -> None:
+    """Wake the job's streams once ``session``'s transaction commits (not before: they would read
+    the old row and then sleep)."""
+    event.listen(session, "after_commit", lambda _s: wakeups().publish(job_id), once=True)

@@ -1,0 +1,79 @@
+"""Finding jobs nobody is working on, so that no job stays ``running`` or ``queued`` forever.
+
+Two ways a job is orphaned. Its worker died without the broker redelivering the message (Redis
+hands an unacknowledged message out again only after the visibility timeout, which must outlast
+the longest job, so hours): its heartbeat goes stale. Or its message never reached a worker (the
+API stored the job and then lost the broker, or Redis restarted without the message): it stays
+queued. The reaper requeues the first kind (or fails it once it has used its attempts) and
+enqueues the second again. A message too many is harmless: ``claim_job`` skips a job that has
+ended or that a live worker runs. Every update is conditional, so reapers in several workers
+never act on one job twice.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Update, func, update
+from sqlalchemy.orm import Session
+
+from service.models import Job, utcnow
+from service.settings import Settings
+
+
+@dataclass
+class Reaped:
+    """What one pass did, by job id; ``to_enqueue`` is for the caller to hand to the broker."""
+
+    to_enqueue: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+
+def reap(session: Session, settings: Settings, now: datetime | None = None) -> Reaped:
+    """Requeue, fail or cancel the orphaned jobs; the ids that need a message again."""
+    now = now or utcnow()
+    silent = Job.heartbeat_at < now - timedelta(seconds=settings.heartbeat_timeout)
+    reaped = Reaped()
+    # Asked to stop, then its worker died: it has stopped.
+    reaped.cancelled = _ids(
+        session,
+        update(Job)
+        .where(Job.status == "cancelling", silent)
+        .values(status="cancelled", checkpoint=None, finished_at=now),
+    )
+    reaped.failed = _ids(
+        session,
+        update(Job)
+        .where(Job.status == "running", silent, Job.attempts >= settings.max_attempts)
+        .values(
+            status="failed",
+            checkpoint=None,
+            finished_at=now,
+            error=(
+                f"gave up: its worker stopped responding (no heartbeat for "
+                f"{settings.heartbeat_timeout:g} s) and the job has used its "
+                f"{settings.max_attempts} attempts (MAX_ATTEMPTS)"
+            ),
+        ),
+    )
+    # Back to queued: the old worker, should it be alive after all, is fenced out of the row.
+    # heartbeat_at of a queued job is when it was last enqueued.
+    requeued = _ids(
+        session,
+        update(Job)
+        .where(Job.status == "running", silent)
+        .values(status="queued", heartbeat_at=now),
+    )
+    waiting = func.coalesce(Job.heartbeat_at, Job.created_at)
+    unstarted = _ids(
+        session,
+        update(Job)
+        .where(Job.status == "queued", waiting < now - timedelta(seconds=settings.queued_timeout))
+        .values(heartbeat_at=now),
+    )
+    reaped.to_enqueue = requeued + unstarted
+    return reaped
+
+
+def _ids(session: Session, statement: Update) -> list[str]:
+    return list(session.scalars(statement.returning(Job.id)))

@@ -1,0 +1,47 @@
+// The jobs page: submit the JSON box, and keep the table current by re-fetching its fragment.
+import { ApiError, api } from './dashboard.js';
+
+const form = document.getElementById('submit-form');
+const error = document.getElementById('submit-error');
+
+form.addEventListener('submit', async (submitted) => {
+  submitted.preventDefault();
+  error.hidden = true;
+  let spec;
+  try {
+    spec = JSON.parse(document.getElementById('spec').value);
+  } catch (bad) {
+    showError(`The spec is not valid JSON: ${bad.message}`);
+    return;
+  }
+  try {
+    const job = await api('/api/v1/jobs', { method: 'POST', body: spec });
+    location.href = `/jobs/${job.id}`;
+  } catch (failed) {
+    showError(failed instanceof ApiError ? failed.message : String(failed));
+  }
+});
+
+function showError(text) {
+  error.textContent = text;
+  error.hidden = false;
+}
+
+// Refresh every 2 s while some listed job is still active, else every 15 s.
+const holder = document.getElementById('jobs');
+function refresh() {
+  const table = document.getElementById('jobs-table');
+  const active = Number(table?.dataset.active || 0) > 0;
+  setTimeout(async () => {
+    const query = new URLSearchParams(location.search);
+    try {
+      const response = await fetch(`/jobs-table?${query}`, { cache: 'no-store' });
+      if (response.ok) holder.innerHTML = await response.text();
+    } catch {
+      // the server is away for a moment: the next refresh tries again
+    } finally {
+      refresh();
+    }
+  }, active ? 2000 : 15000);
+}
+refresh();

@@ -1,0 +1,111 @@
+"""The ``gradyard`` client commands against the API over real HTTP, with a real worker."""
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from service.cli import main
+from service.client import Client
+from tests.service.live_server import live_server
+
+__all__ = ["live_server"]  # the fixture, imported for this module's tests
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+DIVERGES = {  # a learning rate this large overflows the loss within a few epochs
+    "model": {"inputs": 2, "layers": [8, 1], "activation": "relu", "output_activation": "linear"},
+    "data": {"generator": "moons", "samples": 20},
+    "training": {"epochs": 50, "learning_rate": 1e6},
+}
+LONG_JOB = {
+    "model": {"inputs": 2, "layers": [16, 16, 1], "activation": "relu"},
+    "data": {"generator": "moons", "samples": 100},
+    "training": {"epochs": 100_000, "loss": "hinge"},
+}
+
+
+@pytest.fixture
+def gradyard(live_server: str, api_token: str, tmp_path: Path) -> Any:
+    """Run ``gradyard ARGS...`` with the server and token in the environment, as a user would."""
+
+    def run(*args: str) -> Result:
+        env = {"GRADYARD_URL": live_server, "GRADYARD_TOKEN": api_token}
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return run
+
+
+def write(folder: Path, name: str, document: Any) -> str:
+    path = folder / name
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def test_submit_wait_then_read_the_job_back(gradyard: Any, tmp_path: Path) -> None:
+    spec = write(tmp_path, "spec.json", {"name": "cli", "training": {"epochs": 300}})
+    result = gradyard("submit", spec, "--wait")
+    assert result.exit_code == 0, result.output
+    job_id, *_, last = result.stdout.strip().splitlines()
+    assert last.split()[:3] == [job_id, "succeeded", "300/300"]
+
+    status = gradyard("status", job_id)
+    assert status.exit_code == 0 and status.stdout.split()[:3] == [job_id, "succeeded", "300/300"]
+    document = json.loads(gradyard("status", job_id, "--json").stdout)
+    assert document["id"] == job_id and document["name"] == "cli"
+    assert job_id in gradyard("list", "--status", "succeeded", "--limit", "1000").stdout
+
+    lines = gradyard("losses", job_id).stdout.splitlines()
+    assert len(lines) == 300 and lines[0].split("\t")[0] == "1"
+    rows = list(csv.DictReader(io.StringIO(gradyard("losses", job_id, "--csv").stdout)))
+    assert len(rows) == 300 and rows[-1]["epoch"] == "300"
+    assert float(rows[-1]["loss"]) == document["latest_loss"]
+
+    weights_file = tmp_path / "weights.json"
+    assert gradyard("weights", job_id, "-o", str(weights_file)).exit_code == 0
+    weights = json.loads(weights_file.read_text())
+    assert weights["format"] == "gradyard.mlp/1"
+    inputs = write(tmp_path, "inputs.json", [[2.0, 3.0, -1.0]])
+    outputs = json.loads(gradyard("predict", job_id, inputs).stdout)["outputs"]
+    from engine import predict
+
+    assert outputs == predict(weights, [[2.0, 3.0, -1.0]])
+    wrapped = write(tmp_path, "wrapped.json", {"inputs": [[2.0, 3.0, -1.0]]})
+    assert json.loads(gradyard("predict", job_id, wrapped).stdout)["outputs"] == outputs
+
+
+def test_a_job_that_does_not_succeed_exits_1_with_its_reason(
+    gradyard: Any, tmp_path: Path, live_server: str, api_token: str
+) -> None:
+    result = gradyard("submit", "--wait", write(tmp_path, "diverges.json", DIVERGES))
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("failed: epoch 4: sum_squared: overflowed to inf")
+    )
+
+    job_id = gradyard("submit", write(tmp_path, "long.json", LONG_JOB)).stdout.strip()
+    with Client(live_server, api_token) as client:
+        next(e for e in client.events(job_id) if e.event == "epoch")  # it is running
+    assert gradyard("cancel", job_id).stdout.strip() in ("cancelling", "cancelled")
+    watched = gradyard("watch", job_id)
+    assert watched.exit_code == 1 and f"job {job_id} cancelled" in watched.stderr
+
+
+def test_errors_are_one_line_and_an_exit_code(gradyard: Any, tmp_path: Path) -> None:
+    missing = gradyard("status", "00000000-0000-0000-0000-000000000000")
+    assert missing.exit_code == 3
+    assert missing.stderr == "error: 404 Not Found: no job 00000000-0000-0000-0000-000000000000\n"
+    invalid = gradyard("submit", write(tmp_path, "bad.json", {"training": {"epochs": 0}}))
+    assert invalid.exit_code == 3 and "422 Invalid request: training.epochs" in invalid.stderr
+    unreadable = gradyard("submit", str(tmp_path / "nothing.json"))
+    assert unreadable.exit_code == 2 and unreadable.stderr.startswith("error: cannot read")
+    anonymous = gradyard("list", "--token", "")
+    assert anonymous.exit_code == 3 and "401 Unauthorized" in anonymous.stderr
+    nowhere = gradyard("list", "--url", "http://127.0.0.1:9")
+    assert nowhere.exit_code == 4 and nowhere.stderr.startswith("error: cannot reach")

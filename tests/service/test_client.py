@@ -1,0 +1,94 @@
+"""The Python client against the API served over real HTTP, with a real worker."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine import predict, train
+from service.client import ApiError, Client
+from service.settings import get_settings
+from tests.service.live_server import live_server
+
+__all__ = ["live_server"]  # the fixture, imported for this module's tests
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+LONG_JOB = {
+    "model": {"inputs": 2, "layers": [16, 16, 1], "activation": "relu"},
+    "data": {"generator": "moons", "samples": 100},
+    "training": {"epochs": 100_000, "loss": "hinge"},
+}
+
+
+@pytest.fixture
+def gy(live_server: str, api_token: str) -> Iterator[Client]:
+    with Client(live_server, api_token) as client:
+        yield client
+
+
+def test_submit_wait_and_read_everything_back(gy: Client) -> None:
+    seen: list[dict[str, Any]] = []
+    job = gy.submit({"name": "client", "training": {"epochs": 400, "seed": 2}})
+    assert job["status"] == "queued"
+    done = gy.wait(job["id"], on_epoch=seen.append, timeout=60)
+    assert done["status"] == "succeeded" and done["progress"]["epoch"] == 400
+    assert seen and seen[-1]["epoch"] == 400
+    assert [e["epoch"] for e in seen] == sorted({e["epoch"] for e in seen})
+
+    reference = train(done["spec"])
+    losses = list(gy.losses(job["id"], page_size=7))  # many pages
+    assert [item["epoch"] for item in losses] == list(range(1, 401))
+    assert [item["loss"] for item in losses] == reference.losses
+    assert [item["epoch"] for item in gy.losses(job["id"], every=100)] == [1, 101, 201, 301]
+    assert gy.weights(job["id"]) == reference.weights
+    inputs = [[2.0, 3.0, -1.0], [0.5, 1.0, 1.0]]
+    assert gy.predict(job["id"], inputs) == predict(reference.weights, inputs)
+    assert job["id"] in {item["id"] for item in gy.jobs(status="succeeded")}
+    assert len(list(gy.jobs(limit=1))) == 1
+
+
+def test_events_resume_from_an_event_id(gy: Client) -> None:
+    job = gy.submit({"training": {"epochs": 50}})
+    gy.wait(job["id"])
+    everything = list(gy.events(job["id"]))
+    assert everything[-1].data["status"] == "succeeded"
+    assert list(gy.events(job["id"], last_event_id=everything[-1].id)) == []
+    rest = list(gy.events(job["id"], last_event_id="10:running"))
+    assert rest[0].event == "epoch" and rest[0].data["points"][0][0] == 11
+    assert [e.id for e in rest] == ["50:running", "50:succeeded"]
+
+
+def test_events_carry_on_across_the_servers_short_streams(
+    gy: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "events_max_seconds", 0.3)  # many reconnections
+    job = gy.submit({"training": {"epochs": 3000}})
+    seen = list(gy.events(job["id"]))
+    ids = [event.id for event in seen]
+    assert len(ids) == len(set(ids)) and seen[-1].data["status"] == "succeeded"
+    epochs = [p[0] for e in seen if e.event == "epoch" for p in e.data["points"]]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 3000
+
+
+def test_cancel_ends_a_wait_with_the_cancelled_job(gy: Client) -> None:
+    job = gy.submit(LONG_JOB)
+    for event in gy.events(job["id"]):
+        if event.event == "epoch":
+            break
+    assert gy.cancel(job["id"])["status"] in ("cancelling", "cancelled")
+    assert gy.wait(job["id"], timeout=60)["status"] == "cancelled"
+
+
+def test_errors_carry_the_problem_document(gy: Client, live_server: str) -> None:
+    with pytest.raises(ApiError) as missing:
+        gy.get("00000000-0000-0000-0000-000000000000")
+    assert missing.value.status == 404 and missing.value.problem["type"] == "/problems/not-found"
+    with pytest.raises(ApiError) as invalid:
+        gy.submit({"training": {"epochs": 0}})
+    assert invalid.value.status == 422
+    assert invalid.value.problem["errors"][0]["field"].startswith("training.epochs")
+    assert "422 Invalid request" in str(invalid.value)
+    with Client(live_server, "gy_nottherightone") as stranger, pytest.raises(ApiError) as denied:
+        stranger.submit({})
+    assert denied.value.status == 401

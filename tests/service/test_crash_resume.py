@@ -1,0 +1,131 @@
+"""A worker killed mid-job (``kill -9``): the job resumes from its checkpoint on the next worker.
+
+Each test has a queue of its own and two workers started for it: it kills the one running the job,
+and only what it started. With Redis the killed worker's message stays unacknowledged until the
+visibility timeout (hours); the other worker's reaper finds the job by its silent heartbeat and
+requeues it.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import train
+from service.db import sessions
+from service.models import Job
+from service.settings import get_settings
+from tests.service.conftest import BROKER_URL, wait_for_status
+from tests.service.servers import (
+    drop_queue,
+    kill_hard,
+    private_queue,
+    running_on,
+    start_workers,
+    wait_until,
+)
+
+pytestmark = pytest.mark.usefixtures("services")
+
+# A few milliseconds an epoch: seconds of training, checkpointed every half second.
+LONG_JOB = {
+    "name": "crash me",
+    "model": {
+        "inputs": 2,
+        "layers": [16, 16, 1],
+        "activation": "relu",
+        "output_activation": "linear",
+    },
+    "data": {"generator": "moons", "samples": 20},
+    "training": {"epochs": 800, "loss": "hinge", "seed": 7},
+}
+# Fast beats and a short patience, so a dead worker's job is found within seconds.
+CRASH_ENV = {
+    "CHECKPOINT_SECONDS": "0.5",
+    "HEARTBEAT_SECONDS": "0.2",
+    "HEARTBEAT_TIMEOUT": "2",
+    "REAPER_SECONDS": "0.5",
+}
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A queue of the test's own: the API's submissions go there, and only its workers read it."""
+    name = private_queue()
+    monkeypatch.setattr(get_settings(), "queue_name", name)
+    yield name
+    drop_queue(BROKER_URL, name)
+
+
+def submit(client: Any, spec: dict[str, Any]) -> str:
+    response = client.post("/api/v1/jobs", json=spec)
+    assert response.status_code == 202, response.get_json()
+    job_id: str = response.get_json()["id"]
+    return job_id
+
+
+def checkpoint_behind_progress(job_id: str) -> int | None:
+    """The checkpoint's epoch once one is stored and epochs past it are recorded, else None."""
+    with sessions().begin() as session:
+        job = session.get_one(Job, job_id)
+        if job.checkpoint is not None and job.checkpoint["epoch"] < job.epoch:
+            return int(job.checkpoint["epoch"])
+    return None
+
+
+def all_losses(client: Any, job_id: str) -> list[dict[str, Any]]:
+    page = client.get(f"/api/v1/jobs/{job_id}/losses?limit=10000").get_json()
+    assert page["next"] is None
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def test_killed_worker_job_resumes_bitwise_on_the_next(
+    client: Any, queue: str, tmp_path: Path
+) -> None:
+    workers = start_workers(tmp_path, 2, QUEUE_NAME=queue, **CRASH_ENV)
+    try:
+        job_id = submit(client, LONG_JOB)
+        first = wait_until(lambda: running_on(workers, job_id, 1), 30, "a worker to claim it")
+        wait_until(lambda: checkpoint_behind_progress(job_id), 30, "a checkpoint")
+        kill_hard(first)
+        killed = client.get(f"/api/v1/jobs/{job_id}").get_json()
+        assert killed["status"] == "running" and killed["attempts"] == 1
+
+        reference = train(killed["spec"])  # meanwhile, the other worker's reaper finds the job
+        done = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)
+        [second] = [worker for worker in workers if worker is not first]
+        log = second.log_path.read_text()
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert done["status"] == "succeeded", done
+    assert done["attempts"] == 2 and done["error"] is None
+    resumes = f"job {job_id} attempt 2 resumes after epoch "
+    assert resumes in log, log[-3000:]
+    resumed_after = int(log.split(resumes)[1].split()[0])
+    assert 0 < resumed_after < killed["progress"]["epoch"]  # from the checkpoint, not epoch 1
+
+    losses = all_losses(client, job_id)
+    epochs = LONG_JOB["training"]["epochs"]
+    assert [item["epoch"] for item in losses] == list(range(1, epochs + 1))  # no gap, no repeat
+    assert [item["loss"] for item in losses] == reference.losses  # bitwise
+    assert client.get(f"/api/v1/jobs/{job_id}/weights").get_json() == reference.weights
+
+
+def test_job_whose_workers_keep_dying_fails_after_its_attempts(
+    client: Any, queue: str, tmp_path: Path
+) -> None:
+    workers = start_workers(tmp_path, 2, QUEUE_NAME=queue, MAX_ATTEMPTS="1", **CRASH_ENV)
+    try:
+        job_id = submit(client, LONG_JOB)
+        first = wait_until(lambda: running_on(workers, job_id, 1), 30, "a worker to claim it")
+        kill_hard(first)
+        failed = wait_for_status(client, job_id, {"failed", "succeeded"}, timeout=30)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert failed["status"] == "failed" and failed["attempts"] == 1
+    assert "stopped responding" in failed["error"] and "MAX_ATTEMPTS" in failed["error"]
+    assert failed["finished_at"] is not None

@@ -1,0 +1,66 @@
+"""The reaper's schedule: every worker looks for orphaned jobs at start-up and then periodically.
+
+A thread in the worker's main process, rather than Celery beat (one more process to deploy and
+keep single) or a self-rescheduling task (copies multiply with every worker restart). Several
+workers reaping at once is safe: service.reaper's updates are conditional.
+"""
+
+import logging
+import threading
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+
+from service.db import sessions
+from service.queue import BrokerUnavailable, enqueue
+from service.reaper import Reaped, reap
+from service.retry import is_transient
+from service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_stop = threading.Event()
+
+
+def reap_once(settings: Settings) -> Reaped:
+    """One pass: settle orphaned jobs in the database, then hand the requeued ones to the broker."""
+    with sessions(settings.database_url).begin() as session:
+        reaped = reap(session, settings)
+    for job_id in reaped.to_enqueue:
+        try:
+            enqueue(job_id)
+        except BrokerUnavailable:
+            # Still queued: a later pass enqueues it once QUEUED_TIMEOUT has passed again.
+            log.warning("reaper: broker unreachable; job %s waits for a later pass", job_id)
+    if reaped.to_enqueue or reaped.failed or reaped.cancelled:
+        log.warning(
+            "reaper: enqueued %s, failed %s, cancelled %s",
+            reaped.to_enqueue,
+            reaped.failed,
+            reaped.cancelled,
+        )
+    return reaped
+
+
+def _loop(settings: Settings) -> None:
+    while True:
+        try:
+            reap_once(settings)
+        except Exception as exc:  # never let the thread die
+            if is_transient(exc):  # the database is down: say so in one line, not a traceback
+                log.warning("reaper pass skipped: database unreachable (%s)", type(exc).__name__)
+            else:
+                log.exception("reaper pass failed")
+        if _stop.wait(settings.reaper_seconds):
+            return
+
+
+@worker_ready.connect
+def _start(**_: Any) -> None:
+    _stop.clear()
+    threading.Thread(target=_loop, args=(get_settings(),), name="reaper", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _shutdown(**_: Any) -> None:
+    _stop.set()
