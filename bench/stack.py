@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -54,11 +55,16 @@ class Stack:
             "AUTH": "off",
             "SECRET_KEY": "bench-" + tag,
             "PORT": str(self.port),
+            # A fresh multiprocess directory: /metrics adds up gunicorn's and the workers' values.
+            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix=f"gradyard-metrics-{tag}-"),
             **(env or {}),
         }
         self.workers, self.concurrency, self.api_workers = workers, concurrency, api_workers
         self.processes: list[subprocess.Popen[bytes]] = []
         self.client = httpx.Client(base_url=self.url, timeout=30)
+        # The stack's own output (banners, JSON logs) goes here, so a benchmark prints its table.
+        self.log_path = Path(tempfile.gettempdir()) / f"gradyard-bench-{tag}.log"
+        self.log = self.log_path.open("ab")
 
     def __enter__(self) -> Stack:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
@@ -100,7 +106,14 @@ class Stack:
 
     def _start(self, command: list[str]) -> None:
         self.processes.append(
-            subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+            )
         )
 
     def _wait_ready(self, timeout: float = 60) -> None:
@@ -134,5 +147,6 @@ class Stack:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+        self.log.close()
         with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')

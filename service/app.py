@@ -5,7 +5,7 @@ from typing import Any
 from flask import Flask
 
 from service import auth, dashboard, headers, problems
-from service.api import events, jobs, system
+from service.api import events, jobs, metrics, system
 from service.settings import get_settings
 
 
@@ -16,12 +16,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if test_config:
         app.config.update(test_config)
+    metrics.register(app)  # first, so its timer also covers requests that auth refuses
     problems.register(app)
     auth.register(app)
     headers.register(app)
     if not get_settings().auth:
         app.logger.warning("AUTH is off: every API request acts for the owner 'local'")
     app.register_blueprint(system.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(dashboard.bp)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import CursorResult, Row, delete, func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from service.events import publish_after_commit
 from service.models import EpochLoss, Job, utcnow
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -182,4 +183,5 @@ def request_cancel(session: Session, job: Job) -> Job:
     session.refresh(job)
     if job.status in ("succeeded", "failed"):
         raise Conflict(f"job is already {job.status}")
+    publish_after_commit(session, job.id)  # live streams show the cancel at once
     return job

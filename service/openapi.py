@@ -17,6 +17,13 @@ from service.spec import JobSpec, PredictRequest
 
 REF = "#/components/schemas/{model}"
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a retry with the same key and body returns the first job, not a new one",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+}
 LAST_EVENT_ID = {
     "name": "Last-Event-ID",
     "in": "header",
@@ -79,7 +86,8 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     }
-    errors = {code: problem for code in ("400", "404", "409", "413", "415", "422", "503")}
+    codes = ("400", "401", "404", "409", "413", "415", "422", "429", "503")
+    errors = {code: problem for code in codes}
 
     def op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
         return {
@@ -92,8 +100,12 @@ def build_openapi() -> dict[str, Any]:
         "/api/v1/jobs": {
             "post": op(
                 "Submit a training job",
-                {"202": ok(JobOut, "the job, queued")},
+                {
+                    "202": ok(JobOut, "the job, queued"),
+                    "200": ok(JobOut, "the job first submitted with this Idempotency-Key"),
+                },
                 requestBody=body(JobSpec),
+                parameters=[IDEMPOTENCY_KEY],
             ),
             "get": op(
                 "List jobs, newest first",
@@ -141,10 +153,13 @@ def build_openapi() -> dict[str, Any]:
                 parameters=[JOB_ID],
             ),
         },
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": ok(None, "alive")}}},
+        "/healthz": {
+            "get": {"summary": "Liveness", "security": [], "responses": {"200": ok(None, "alive")}}
+        },
         "/readyz": {
             "get": {
                 "summary": "Readiness: database and broker reachable",
+                "security": [],
                 "responses": {"200": ok(None, "ready"), "503": problem},
             }
         },
@@ -158,7 +173,12 @@ def build_openapi() -> dict[str, Any]:
             "description": "Train small neural networks on demand.",
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        # Every /api/v1 call sends `Authorization: Bearer <token>` (unless AUTH=off).
+        "security": [{"bearer": []}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }
 
 
@@ -175,7 +195,12 @@ def _dashboard_paths(problem: dict[str, Any]) -> dict[str, Any]:
             "409": {"description": "no weights yet: a page saying so", "content": html},
             "422": problem,
         }
-        operation = {"summary": summary, "tags": ["dashboard"], "responses": responses}
+        operation = {
+            "summary": summary,
+            "tags": ["dashboard"],
+            "security": [],  # pages read the token from a cookie, set by the page that asks for it
+            "responses": responses,
+        }
         return {"get": {**operation, "parameters": parameters}}
 
     listing = _query_parameters(ListQuery)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Insert, and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.events import publish, publish_after_commit
@@ -68,6 +69,7 @@ def claim_job(
         return None
     job.status, job.heartbeat_at = "running", now
     job.started_at = job.started_at or now
+    publish_after_commit(session, job_id)
     return Claim(spec=job.spec, checkpoint=job.checkpoint, attempt=job.attempts)
 
 
@@ -162,11 +164,22 @@ class ProgressRecorder:
             # The fenced update first: it locks the row, so no new claim can rewind under us.
             self.status = _fenced_update(session, self._job_id, self._attempt, **values)
             if self._buffer:
-                session.execute(insert(EpochLoss), self._buffer)
+                session.execute(_insert_ignoring_duplicates(session), self._buffer)
         self._buffer = []
         self._last_flush = self._clock()
         publish(self._job_id)  # wake live event streams, now that the batch is committed
         return self.status
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for epoch rows.
+
+    A flush whose commit reached the database but whose reply was lost is retried; its rows are
+    then already there, and the retry must not fail on them.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(EpochLoss).on_conflict_do_nothing()
+    return sqlite.insert(EpochLoss).on_conflict_do_nothing()
 
 
 def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:

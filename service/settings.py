@@ -3,8 +3,9 @@
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,6 +68,20 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(default=0.5, gt=0)
     events_heartbeat_seconds: float = Field(default=5.0, gt=0)
     events_max_seconds: float = Field(default=25.0, gt=0)
+
+    # Observability (service/metrics.py, service/logging_setup.py). PROMETHEUS_MULTIPROC_DIR is
+    # also read by prometheus_client itself, at import: it must name an empty directory per run
+    # shared by every process whose metrics /metrics should add up (gunicorn's and the worker's).
+    prometheus_multiproc_dir: Path | None = None
+    # A port on which each Celery worker serves its own /metrics (workers on other machines).
+    worker_metrics_port: int | None = Field(default=None, gt=0)
+    # "json": one JSON object per log line; "text" for people reading a terminal.
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("prometheus_multiproc_dir", "worker_metrics_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _secret_key_outside_embedded_mode(self) -> "Settings":

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import Training
 from engine.errors import SpecError
 from service.db import sessions
+from service.metrics import EpochTimer
 from service.progress import (
     Claim,
     ProgressRecorder,
@@ -85,15 +86,18 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
             lambda s: rewind(s, job_id, attempt, training.epoch),
         )
         last_checkpoint = time.monotonic()
+        epoch_timer = EpochTimer(training.epoch)
         while not training.done:
             stats = training.run_epoch()
             recorder.add(stats.epoch, stats.loss, stats.accuracy)
             if recorder.due():
+                epoch_timer.lap(stats.epoch)  # one histogram observation per batch
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
                 if flush(checkpoint) == "cancelling":
                     break
+        epoch_timer.lap(training.epoch)
         flush()
         weights = training.weights() if training.done else None
         return _write(

@@ -1,16 +1,18 @@
 """The jobs resource: submit, list, read, page losses, fetch weights, predict, cancel."""
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from engine import predict
 from engine.errors import SpecError
-from service import idempotency, jobs, ratelimit
+from service import idempotency, jobs, metrics, ratelimit
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.db import sessions
+from service.logging_setup import job_id_var
 from service.models import Job
 from service.problems import Problem, validation_problem
 from service.queue import BrokerUnavailable, enqueue
@@ -21,6 +23,7 @@ from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits, s
 from .parsing import json_body, query_args
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+log = logging.getLogger(__name__)
 
 
 @bp.post("")
@@ -55,6 +58,9 @@ def submit() -> tuple[Response, int, dict[str, str]]:
             "queue-unavailable",
             headers={"Retry-After": "5"},
         ) from exc
+    metrics.JOBS_SUBMITTED.inc()
+    g.job_id_token = job_id_var.set(job.id)  # later lines name the job; reset at teardown
+    log.info("job %s queued", job.id)
     location = document["links"]["self"]
     return jsonify(document), 202, {"Location": location}
 

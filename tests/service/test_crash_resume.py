@@ -6,6 +6,7 @@ visibility timeout (hours); the other worker's reaper finds the job by its silen
 requeues it.
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def test_killed_worker_job_resumes_bitwise_on_the_next(
     assert done["attempts"] == 2 and done["error"] is None
     resumes = f"job {job_id} attempt 2 resumes after epoch "
     assert resumes in log, log[-3000:]
-    resumed_after = int(log.split(resumes)[1].split()[0])
+    resumed_after = int(re.search(re.escape(resumes) + r"(\d+)", log).group(1))  # type: ignore[union-attr]
     assert 0 < resumed_after < killed["progress"]["epoch"]  # from the checkpoint, not epoch 1
 
     losses = all_losses(client, job_id)

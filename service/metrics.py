@@ -1,0 +1,107 @@
+"""Prometheus metrics shared by the API and the worker (Flask-free), and how to read them.
+
+Under gunicorn or Celery's prefork pool every process counts on its own; with
+``PROMETHEUS_MULTIPROC_DIR`` set, prometheus_client keeps each process's values in files there
+and ``registry()`` adds them up. That variable must be set before this module is imported (the
+library reads it at import), so ``gradyard serve`` and the bench stack set it for their children.
+Without it, the values are the one process's own, which is right for a single process.
+"""
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from service.db import sessions
+from service.models import Job
+from service.settings import get_settings
+
+# Epochs of small models take micro- to milliseconds; jobs take milliseconds to hours.
+_EPOCH_BUCKETS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+_JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0)
+_HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+_multiproc_dir = get_settings().prometheus_multiproc_dir
+if _multiproc_dir is not None:
+    _multiproc_dir.mkdir(parents=True, exist_ok=True)
+# What prometheus_client decided at its import, from the real environment (not .env).
+MULTIPROCESS = values.ValueClass is not values.MutexValue
+
+JOBS_SUBMITTED = Counter("gradyard_jobs_submitted", "Jobs accepted by POST /api/v1/jobs.")
+JOBS_FINISHED = Counter(
+    "gradyard_jobs_finished", "Job runs that ended, by the status they ended in.", ["status"]
+)
+JOB_SECONDS = Histogram(
+    "gradyard_job_duration_seconds",
+    "Seconds a worker spent on one delivery of a job, by the status it ended in.",
+    ["status"],
+    buckets=_JOB_BUCKETS,
+)
+EPOCH_SECONDS = Histogram(
+    "gradyard_epoch_duration_seconds",
+    "Mean seconds per epoch, observed once per batch of epochs the worker persists.",
+    buckets=_EPOCH_BUCKETS,
+)
+HTTP_SECONDS = Histogram(
+    "gradyard_http_request_duration_seconds",
+    "API request latency by route (the URL rule, not the raw path), method and status.",
+    ["route", "method", "status"],
+    buckets=_HTTP_BUCKETS,
+)
+
+
+class EpochTimer:
+    """Times the epochs between two flushes; one histogram observation per batch, not per epoch."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self._epoch, self._start = epoch, time.perf_counter()
+
+    def lap(self, epoch: int) -> None:
+        """Observe the mean duration of the epochs since the last lap, up to ``epoch``."""
+        now = time.perf_counter()
+        if epoch > self._epoch:
+            EPOCH_SECONDS.observe((now - self._start) / (epoch - self._epoch))
+        self._epoch, self._start = epoch, now
+
+
+class QueueDepth(Collector):
+    """Jobs queued and not yet started, counted in SQL when scraped (ix_jobs_status serves it)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with sessions().begin() as session:
+            queued = session.scalar(select(func.count()).where(Job.status == "queued"))
+        gauge = GaugeMetricFamily("gradyard_queue_depth", "Jobs queued, not yet started.")
+        gauge.add_metric([], float(queued or 0))
+        yield gauge
+
+
+def registry() -> CollectorRegistry:
+    """What a scrape reads: every process's metrics (multiprocess mode) or this process's."""
+    if not MULTIPROCESS:
+        return REGISTRY
+    combined = CollectorRegistry()
+    MultiProcessCollector(combined)  # reads PROMETHEUS_MULTIPROC_DIR, as the values did
+    return combined
+
+
+def exposition(with_queue: bool = True) -> tuple[bytes, str]:
+    """The Prometheus text exposition and its content type."""
+    scrape = registry()
+    text = generate_latest(scrape)
+    if with_queue:
+        queue = CollectorRegistry()
+        queue.register(QueueDepth())
+        text += generate_latest(queue)
+    return text, CONTENT_TYPE_LATEST

@@ -1,0 +1,51 @@
+"""The worker's logs and metrics, hooked onto Celery's signals so the tasks stay transport-only.
+
+Each task's job id goes into the logging context for the task's duration; each delivery's end
+is counted by status and timed. With WORKER_METRICS_PORT set, the worker's main process serves
+/metrics for its pool processes (they write to PROMETHEUS_MULTIPROC_DIR, which that needs).
+"""
+
+import logging
+import time
+from contextvars import Token
+from typing import Any
+
+from celery import Task
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
+from prometheus_client import start_http_server
+
+from service import logging_setup, metrics
+from service.settings import get_settings
+
+log = logging.getLogger(__name__)
+TERMINAL = ("succeeded", "failed", "cancelled")
+_running: dict[str, tuple[Token[str | None], float]] = {}
+
+
+@setup_logging.connect
+def _json_logs(loglevel: int | str | None = None, **_: Any) -> None:
+    logging_setup.configure(loglevel or logging.INFO)
+
+
+@worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    port = get_settings().worker_metrics_port
+    if port is not None:
+        start_http_server(port, registry=metrics.registry())
+        log.info("worker metrics on port %d (multiprocess: %s)", port, metrics.MULTIPROCESS)
+
+
+@task_prerun.connect
+def _job_started(task_id: str, task: Task, args: tuple[Any, ...], **_: Any) -> None:
+    if args:
+        _running[task_id] = (logging_setup.job_id_var.set(str(args[0])), time.perf_counter())
+
+
+@task_postrun.connect
+def _job_ended(task_id: str, retval: Any = None, **_: Any) -> None:
+    token, start = _running.pop(task_id, (None, None))
+    if start is not None and retval in TERMINAL:
+        metrics.JOBS_FINISHED.labels(retval).inc()
+        metrics.JOB_SECONDS.labels(retval).observe(time.perf_counter() - start)
+    if token is not None:
+        logging_setup.job_id_var.reset(token)
