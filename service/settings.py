@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     heartbeat_timeout: float = Field(default=60.0, gt=0)
     reaper_seconds: float = Field(default=15.0, gt=0)
     queued_timeout: float = Field(default=300.0, gt=0)
-    # Longest a job may run per delivery before it is failed (Celery's soft time limit).
+    # Longest a job may run per delivery before it is failed (checked between epochs).
     job_time_limit: float = Field(default=21_600.0, gt=0)
     # How long a worker retries a database write through an outage before giving up.
     db_retry_seconds: float = Field(default=60.0, gt=0)

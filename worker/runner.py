@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import Training
@@ -31,6 +30,10 @@ from worker.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class TimeLimitReached(Exception):
+    """The job ran for longer than JOB_TIME_LIMIT allows."""
 
 
 def run_job(job_id: str, settings: Settings | None = None) -> str:
@@ -85,9 +88,13 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
             f"job {job_id}: rewind",
             lambda s: rewind(s, job_id, attempt, training.epoch),
         )
-        last_checkpoint = time.monotonic()
+        last_checkpoint = started = time.monotonic()
         epoch_timer = EpochTimer(training.epoch)
         while not training.done:
+            # Checked here, at an epoch boundary, rather than by Celery's soft time limit: that
+            # one raises wherever the code happens to be, even inside a database transaction.
+            if time.monotonic() - started >= settings.job_time_limit:
+                raise TimeLimitReached
             stats = training.run_epoch()
             recorder.add(stats.epoch, stats.loss, stats.accuracy)
             if recorder.due():
@@ -108,7 +115,7 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
         )
     except (SpecError, ArithmeticError) as exc:
         error = str(exc)
-    except SoftTimeLimitExceeded:
+    except TimeLimitReached:
         error = f"ran longer than the time limit of {settings.job_time_limit:g} s (JOB_TIME_LIMIT)"
     except Superseded:
         raise
