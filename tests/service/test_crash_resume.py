@@ -26,21 +26,12 @@ from tests.service.servers import (
     start_workers,
     wait_until,
 )
+from tests.service.specs import moons_job
 
 pytestmark = pytest.mark.usefixtures("services")
 
 # A few milliseconds an epoch: seconds of training, checkpointed every half second.
-LONG_JOB = {
-    "name": "crash me",
-    "model": {
-        "inputs": 2,
-        "layers": [16, 16, 1],
-        "activation": "relu",
-        "output_activation": "linear",
-    },
-    "data": {"generator": "moons", "samples": 20},
-    "training": {"epochs": 800, "loss": "hinge", "seed": 7},
-}
+LONG_JOB = {"name": "crash me", **moons_job(800, samples=20, seed=7)}
 # Fast beats and a short patience, so a dead worker's job is found within seconds.
 CRASH_ENV = {
     "CHECKPOINT_SECONDS": "0.5",

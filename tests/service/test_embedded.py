@@ -17,18 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.service.specs import moons_job
+
 ROOT = Path(__file__).resolve().parents[2]
 GRADYARD = str(Path(sys.executable).with_name("gradyard"))
-SLOW_JOB = {
-    "model": {
-        "inputs": 2,
-        "layers": [16, 16, 1],
-        "activation": "relu",
-        "output_activation": "linear",
-    },
-    "data": {"generator": "moons", "samples": 100},
-    "training": {"epochs": 150, "loss": "hinge"},
-}
+SLOW_JOB = moons_job(150, samples=100)
 
 
 def free_port() -> int:

@@ -7,22 +7,13 @@ import pytest
 
 from engine import predict, train
 from tests.service.conftest import wait_for_status
+from tests.service.specs import moons_job
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 NOTEBOOK_JOB = {"name": "notebook", "training": {"epochs": 50, "seed": 3}}
 # Long enough to still be running when the test acts on it (stopped by cancel, never finished).
-LONG_JOB = {
-    "name": "long",
-    "model": {
-        "inputs": 2,
-        "layers": [16, 16, 1],
-        "activation": "relu",
-        "output_activation": "linear",
-    },
-    "data": {"generator": "moons", "samples": 100},
-    "training": {"epochs": 100_000, "loss": "hinge"},
-}
+LONG_JOB = {"name": "long", **moons_job(100_000, samples=100)}
 
 
 def submit(client: Any, spec: dict[str, Any]) -> dict[str, Any]:

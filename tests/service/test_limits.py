@@ -15,21 +15,13 @@ from service.settings import get_settings
 from service.spec import LimitExceeded, check_limits
 from tests.service.conftest import BROKER_URL, wait_for_status
 from tests.service.servers import drop_queue, private_queue, start_workers
+from tests.service.specs import moons_job
 
 pytestmark = pytest.mark.usefixtures("services")
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 # 337 weights and biases, 20 samples, 10 epochs: 200 epochs x samples.
-SPEC = {
-    "model": {
-        "inputs": 2,
-        "layers": [16, 16, 1],
-        "activation": "relu",
-        "output_activation": "linear",
-    },
-    "data": {"generator": "moons", "samples": 20},
-    "training": {"epochs": 10, "loss": "hinge"},
-}
+SPEC = moons_job(10, samples=20)
 LIMITS = [
     ("max_parameters", 337, "model.layers"),
     ("max_samples", 20, "data"),

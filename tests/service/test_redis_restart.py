@@ -25,19 +25,11 @@ from tests.service.servers import (
     private_queue,
     wait_until,
 )
+from tests.service.specs import moons_job
 
 pytestmark = pytest.mark.usefixtures("services")
 
-LONG_JOB = {
-    "model": {
-        "inputs": 2,
-        "layers": [16, 16, 1],
-        "activation": "relu",
-        "output_activation": "linear",
-    },
-    "data": {"generator": "moons", "samples": 20},
-    "training": {"epochs": 800, "loss": "hinge"},
-}
+LONG_JOB = moons_job(800, samples=20)
 SHORT_JOB = {"training": {"epochs": 20}}
 
 
