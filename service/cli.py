@@ -2,6 +2,7 @@
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,7 +97,14 @@ def serve(port: int | None) -> None:
     port = port or settings.port
     auth = serve_auth(settings)
     upgrade_database()
-    env = child_environment(AUTH="on" if auth else "off")
+    # A fresh metrics directory per run, shared by the API's and the worker's processes, so
+    # that /metrics adds up both (see service/metrics.py).
+    metrics_dir = settings.prometheus_multiproc_dir or Path("var/metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = child_environment(
+        AUTH="on" if auth else "off", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir.resolve())
+    )
     processes = [
         subprocess.Popen(worker_command(concurrency=1), env=env),
         subprocess.Popen(api_command(port), env=env),

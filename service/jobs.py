@@ -155,7 +155,12 @@ def loss_page(
         EpochLoss.job_id == job_id, EpochLoss.epoch > after
     )
     if every > 1:
-        query = query.where((EpochLoss.epoch - 1) % every == 0)
+        # The kept epochs by name (1 + k * every, past ``after``), not a filter on epoch % every:
+        # Postgres cannot estimate the filter and scans the whole table; this is limit + 1
+        # primary-key lookups. Epochs are contiguous from 1, so none of them is missing.
+        first = (after - 1) // every + 1
+        kept = [1 + k * every for k in range(first, first + limit + 1)]
+        query = query.where(EpochLoss.epoch.in_(kept))
     rows = list(session.execute(query.order_by(EpochLoss.epoch).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None

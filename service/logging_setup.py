@@ -52,6 +52,11 @@ def configure(level: int | str = logging.INFO) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Gunicorn's loggers keep their own handlers (and its access log's destination); inside a
+    # gunicorn worker their lines take the same format. The master's few lines stay its own.
+    for name in ("gunicorn.error", "gunicorn.access"):
+        for own in logging.getLogger(name).handlers:
+            own.setFormatter(handler.formatter)
 
 
 @contextmanager

@@ -96,12 +96,8 @@ def registry() -> CollectorRegistry:
     return combined
 
 
-def exposition(with_queue: bool = True) -> tuple[bytes, str]:
-    """The Prometheus text exposition and its content type."""
-    scrape = registry()
-    text = generate_latest(scrape)
-    if with_queue:
-        queue = CollectorRegistry()
-        queue.register(QueueDepth())
-        text += generate_latest(queue)
-    return text, CONTENT_TYPE_LATEST
+def exposition() -> tuple[bytes, str]:
+    """The API's scrape: every process's metrics and the queue depth; and its content type."""
+    queue = CollectorRegistry()
+    queue.register(QueueDepth())
+    return generate_latest(registry()) + generate_latest(queue), CONTENT_TYPE_LATEST

@@ -163,6 +163,18 @@ def build_openapi() -> dict[str, Any]:
                 "responses": {"200": ok(None, "ready"), "503": problem},
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics, for a scraper on the internal network",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "the Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     }
     paths.update(_dashboard_paths(problem))
     return {

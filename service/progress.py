@@ -11,12 +11,13 @@ and it learns it was superseded instead of interleaving its epochs with the new 
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, delete, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.events import publish, publish_after_commit
@@ -112,8 +113,16 @@ def beat(session: Session, job_id: str, attempt: int) -> None:
     _fenced_update(session, job_id, attempt, heartbeat_at=utcnow())
 
 
+Write = Callable[[], str]
+
+
 class ProgressRecorder:
-    """Buffers a job's per-epoch losses and writes them in batches, by time or by count."""
+    """Buffers a job's per-epoch losses and writes them in batches, by time or by count.
+
+    ``flush_soon`` writes a batch on a background thread while training goes on: a batch's
+    INSERT and commit take as long as hundreds of tiny epochs, and the database does that work on
+    another core. Writes stay in order: a batch starts only after the one before has finished.
+    """
 
     def __init__(
         self,
@@ -123,6 +132,7 @@ class ProgressRecorder:
         flush_seconds: float,
         flush_epochs: int,
         clock: Callable[[], float] = time.monotonic,
+        retry: Callable[[Write], str] = lambda write: write(),
     ) -> None:
         self._sessions = sessions
         self._job_id = job_id
@@ -130,56 +140,116 @@ class ProgressRecorder:
         self._flush_seconds = flush_seconds
         self._flush_epochs = flush_epochs
         self._clock = clock
-        self._buffer: list[dict[str, Any]] = []
+        self._retry = retry
+        # Three columns rather than a dict per epoch: add() runs once per (maybe 0.1 ms) epoch.
+        self._epochs: list[int] = []
+        self._losses: list[float] = []
+        self._accuracies: list[float | None] = []
         self._last_flush = clock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
+        self._pending: Future[str] | None = None
         self.status = "running"
 
     def add(self, epoch: int, loss: float, accuracy: float | None) -> None:
         """Remember one epoch's result until the next flush."""
-        self._buffer.append(
-            {"job_id": self._job_id, "epoch": epoch, "loss": loss, "accuracy": accuracy}
-        )
+        self._epochs.append(epoch)
+        self._losses.append(loss)
+        self._accuracies.append(accuracy)
 
     def due(self) -> bool:
         """True when enough time or epochs have passed since the last flush."""
         return (
-            len(self._buffer) >= self._flush_epochs
+            len(self._epochs) >= self._flush_epochs
             or self._clock() - self._last_flush >= self._flush_seconds
         )
 
+    def flush_soon(self, checkpoint: dict[str, Any] | None = None) -> str:
+        """Start writing the buffered epochs (and a checkpoint) in the background.
+
+        Returns the job's status as the last finished write found it (waiting for the write
+        before this one, if it is still going); raises what that write raised.
+        """
+        self._wait()
+        write = self._batch_writer(checkpoint)
+        self._pending = self._writer.submit(self._retry, write)
+        return self.status
+
     def flush(self, checkpoint: dict[str, Any] | None = None) -> str:
-        """Write the buffered epochs (and a checkpoint); return the job's status as stored now.
+        """Write everything buffered now, after any write in progress; the job's stored status."""
+        self._wait()
+        self.status = self._retry(self._batch_writer(checkpoint))
+        return self.status
+
+    def close(self) -> None:
+        """Wait for the write in progress, if any, and stop the writer thread."""
+        try:
+            self._wait()
+        finally:
+            self._writer.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.status = pending.result()
+
+    def _batch_writer(self, checkpoint: dict[str, Any] | None) -> Write:
+        """Take the buffered epochs; a function that writes them in one transaction.
 
         One transaction, so a retry after a lost connection writes it all or nothing again.
         """
+        epochs, losses, accuracies = self._epochs, self._losses, self._accuracies
+        self._epochs, self._losses, self._accuracies = [], [], []
+        self._last_flush = self._clock()
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
-        if self._buffer:
-            last = self._buffer[-1]
-            values.update(
-                epoch=last["epoch"], latest_loss=last["loss"], latest_accuracy=last["accuracy"]
-            )
+        if epochs:
+            values.update(epoch=epochs[-1], latest_loss=losses[-1], latest_accuracy=accuracies[-1])
         if checkpoint is not None:
             values["checkpoint"] = checkpoint
-        with self._sessions.begin() as session:
-            # The fenced update first: it locks the row, so no new claim can rewind under us.
-            self.status = _fenced_update(session, self._job_id, self._attempt, **values)
-            if self._buffer:
-                session.execute(_insert_ignoring_duplicates(session), self._buffer)
-        self._buffer = []
-        self._last_flush = self._clock()
-        publish(self._job_id)  # wake live event streams, now that the batch is committed
-        return self.status
+
+        def write() -> str:
+            with self._sessions.begin() as session:
+                # The fenced update first: it locks the row, so no new claim can rewind under us.
+                status = _fenced_update(session, self._job_id, self._attempt, **values)
+                if epochs:
+                    insert_losses(session, self._job_id, epochs, losses, accuracies)
+            publish(self._job_id)  # wake live event streams, now that the batch is committed
+            return status
+
+        return write
 
 
-def _insert_ignoring_duplicates(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING for epoch rows.
+# One statement for the whole batch, whatever its size: the columns travel as three arrays.
+_INSERT_UNNEST = text(
+    "INSERT INTO epoch_losses (job_id, epoch, loss, accuracy) "
+    "SELECT :job_id, e, l, a FROM unnest("
+    "CAST(:epochs AS integer[]), CAST(:losses AS double precision[]), "
+    "CAST(:accuracies AS double precision[])) AS batch(e, l, a) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def insert_losses(
+    session: Session,
+    job_id: str,
+    epochs: list[int],
+    losses: list[float],
+    accuracies: list[float | None],
+) -> None:
+    """Insert a batch of epoch rows, skipping any already there.
 
     A flush whose commit reached the database but whose reply was lost is retried; its rows are
-    then already there, and the retry must not fail on them.
+    then already there, and the retry must not fail on them. On Postgres the batch is one
+    statement (an executemany would be one INSERT per row, as costly as a tiny epoch itself).
     """
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(EpochLoss).on_conflict_do_nothing()
-    return sqlite.insert(EpochLoss).on_conflict_do_nothing()
+        params = {"job_id": job_id, "epochs": epochs, "losses": losses, "accuracies": accuracies}
+        session.execute(_INSERT_UNNEST, params)
+        return
+    rows = [
+        {"job_id": job_id, "epoch": e, "loss": loss, "accuracy": a}
+        for e, loss, a in zip(epochs, losses, accuracies, strict=True)
+    ]
+    session.execute(sqlite.insert(EpochLoss).on_conflict_do_nothing(), rows)
 
 
 def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:

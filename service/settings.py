@@ -3,7 +3,6 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,7 +75,7 @@ class Settings(BaseSettings):
     # A port on which each Celery worker serves its own /metrics (workers on other machines).
     worker_metrics_port: int | None = Field(default=None, gt=0)
     # "json": one JSON object per log line; "text" for people reading a terminal.
-    log_format: Literal["json", "text"] = "json"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
 
     @field_validator("prometheus_multiproc_dir", "worker_metrics_port", mode="before")
     @classmethod

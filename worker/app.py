@@ -80,6 +80,7 @@ def _fresh_connections_after_fork(**_: Any) -> None:
     # The engine allocates many short-lived objects, so the collector runs often, and its older
     # generations would scan the pool process's heap (Celery, kombu, SQLAlchemy: ~89,000 objects
     # against ~12,000 in a bare process). Freezing what is alive after the fork takes that heap
-    # out of every collection. bench/gc_freeze.py, notebook x10000 (medians of 5, load ~3.5 on
-    # 2 cores): bare process 1.124 s, worker heap 1.298 s (+15%), frozen 1.125 s.
+    # out of every collection. bench/gc_freeze.py (medians of 5; bare process / worker heap /
+    # frozen, on a shared 2-core machine): notebook x10000 1.124 / 1.298 / 1.125 s at load 3.5;
+    # moons x200 1.653 / 1.791 / 1.415 s at load 1.5. Frozen is never slower than bare.
     gc.freeze()

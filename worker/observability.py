@@ -30,14 +30,23 @@ def _json_logs(loglevel: int | str | None = None, **_: Any) -> None:
 @worker_init.connect
 def _serve_metrics(**_: Any) -> None:
     port = get_settings().worker_metrics_port
-    if port is not None:
+    if port is None:
+        return
+    if not metrics.MULTIPROCESS:
+        log.warning("WORKER_METRICS_PORT without PROMETHEUS_MULTIPROC_DIR: pool metrics unseen")
+    try:
         start_http_server(port, registry=metrics.registry())
-        log.info("worker metrics on port %d (multiprocess: %s)", port, metrics.MULTIPROCESS)
+    except OSError as exc:  # a busy port costs the metrics, never the jobs
+        log.error("worker metrics not served on port %d: %s", port, exc)
+        return
+    log.info("worker metrics on port %d", port)
 
 
 @task_prerun.connect
 def _job_started(task_id: str, task: Task, args: tuple[Any, ...], **_: Any) -> None:
-    if args:
+    from worker.app import RUN_JOB  # here: worker.app imports this module
+
+    if task.name == RUN_JOB and args:
         _running[task_id] = (logging_setup.job_id_var.set(str(args[0])), time.perf_counter())
 
 

@@ -7,7 +7,7 @@ instead of losing it. A run that finds another delivery has taken its job over s
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,13 +71,27 @@ def fail_killed(job_id: str, error: str, settings: Settings | None = None) -> No
 def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, claim: Claim) -> str:
     attempt = claim.attempt
     recorder = ProgressRecorder(
-        factory, job_id, attempt, settings.flush_seconds, settings.flush_epochs
+        factory,
+        job_id,
+        attempt,
+        settings.flush_seconds,
+        settings.flush_epochs,
+        retry=lambda write: with_retry(write, settings.db_retry_seconds, f"job {job_id}: progress"),
     )
+    try:
+        return _train_recording(factory, settings, job_id, claim, recorder)
+    finally:
+        recorder.close()
 
-    def flush(checkpoint: dict[str, Any] | None = None) -> str:
-        what = f"job {job_id}: progress"
-        return with_retry(lambda: recorder.flush(checkpoint), settings.db_retry_seconds, what)
 
+def _train_recording(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: str,
+    claim: Claim,
+    recorder: ProgressRecorder,
+) -> str:
+    attempt = claim.attempt
     try:
         training = Training(claim.spec, resume=claim.checkpoint)
         if claim.checkpoint is not None:
@@ -102,10 +116,10 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
-                if flush(checkpoint) == "cancelling":
+                if recorder.flush_soon(checkpoint) == "cancelling":
                     break
         epoch_timer.lap(training.epoch)
-        flush()
+        recorder.flush()
         weights = training.weights() if training.done else None
         return _write(
             factory,
@@ -124,7 +138,7 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
             raise  # the database stayed down: the reaper requeues the job once it is back
         log.exception("job %s failed unexpectedly", job_id)
         error = f"the worker failed: {type(exc).__name__}: {exc}"
-    flush()  # the epochs that did run stay visible beside the error
+    recorder.flush()  # the epochs that did run stay visible beside the error
     _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error, attempt))
     return "failed"
 

@@ -138,10 +138,13 @@ def cancel(job_id: str) -> tuple[Response, int]:
     """Cancel a queued job, or ask a running one to stop at its next epoch."""
     with sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
+        was = job.status
         try:
             job = jobs.request_cancel(session, job)
         except jobs.Conflict as exc:
             raise Problem(409, "Conflict", f"cannot cancel: {exc}", "job-finished") from exc
+        if was == "queued" and job.status == "cancelled":  # no worker will count this ending
+            metrics.JOBS_FINISHED.labels("cancelled").inc()
         return jsonify(job_out(job)), 202
 
 

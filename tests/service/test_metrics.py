@@ -126,3 +126,14 @@ def test_worker_metrics_count_finished_jobs_and_time_epochs(metered_worker: Mete
     MultiProcessCollector(combined, path=str(metered_worker.dir))
     same = samples(generate_latest(combined).decode())
     assert same[("gradyard_jobs_finished_total", (("status", "succeeded"),))] == 1
+
+
+def test_a_queued_job_cancelled_by_the_api_counts_as_finished(client: Any, app: Any) -> None:
+    spec = JobSpec.model_validate(JOB).parsed().to_dict()
+    with sessions().begin() as session:  # stored, never enqueued: it stays queued
+        job_id = create_job(session, spec, "cancel-me", TEST_OWNER).id
+    cancelled = ("gradyard_jobs_finished_total", (("status", "cancelled"),))
+    before = scrape(app.test_client()).get(cancelled, 0)
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 202
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 202  # counted once
+    assert scrape(app.test_client())[cancelled] == before + 1
