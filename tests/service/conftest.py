@@ -221,3 +221,15 @@ def wait_for_status(
             assert job["status"] in statuses, f"job stuck in {job['status']}: {job}"
             return job
         time.sleep(0.05)
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A queue of the test's own: the API's submissions go there, and only its workers read it."""
+    from service.settings import get_settings
+    from tests.service.servers import drop_queue, private_queue
+
+    name = private_queue()
+    monkeypatch.setattr(get_settings(), "queue_name", name)
+    yield name
+    drop_queue(BROKER_URL, name)

@@ -7,7 +7,6 @@ requeues it.
 """
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,9 @@ import pytest
 from engine import train
 from service.db import sessions
 from service.models import Job
-from service.settings import get_settings
-from tests.service.conftest import BROKER_URL, wait_for_status
+from tests.service.conftest import wait_for_status
 from tests.service.servers import (
-    drop_queue,
     kill_hard,
-    private_queue,
     running_on,
     start_workers,
     wait_until,
@@ -39,15 +35,6 @@ CRASH_ENV = {
     "HEARTBEAT_TIMEOUT": "2",
     "REAPER_SECONDS": "0.5",
 }
-
-
-@pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A queue of the test's own: the API's submissions go there, and only its workers read it."""
-    name = private_queue()
-    monkeypatch.setattr(get_settings(), "queue_name", name)
-    yield name
-    drop_queue(BROKER_URL, name)
 
 
 def submit(client: Any, spec: dict[str, Any]) -> str:

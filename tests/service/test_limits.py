@@ -4,7 +4,6 @@ Each test lowers one limit on the running settings and asks for one unit more; t
 needs a worker of its own, started with JOB_TIME_LIMIT lowered.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import pytest
 from engine import parse_spec
 from service.settings import get_settings
 from service.spec import LimitExceeded, check_limits
-from tests.service.conftest import BROKER_URL, wait_for_status
-from tests.service.servers import drop_queue, private_queue, start_workers
+from tests.service.conftest import wait_for_status
+from tests.service.servers import start_workers
 from tests.service.specs import moons_job
 
 pytestmark = pytest.mark.usefixtures("services")
@@ -72,14 +71,6 @@ def test_a_body_over_the_limit_is_a_413_naming_it(
     assert response.status_code == 413 and response.mimetype == "application/problem+json"
     detail = response.get_json()["detail"]
     assert "MAX_BODY_BYTES" in detail and "limit of 1000 bytes" in detail
-
-
-@pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = private_queue()
-    monkeypatch.setattr(get_settings(), "queue_name", name)
-    yield name
-    drop_queue(BROKER_URL, name)
 
 
 def test_a_job_over_the_time_limit_fails_saying_so(client: Any, queue: str, tmp_path: Path) -> None:
