@@ -4,7 +4,18 @@ from __future__ import annotations
 
 
 class SpecError(ValueError):
-    """A job spec, checkpoint or weights document that the engine cannot use."""
+    """A job spec, checkpoint or weights document that the engine cannot use.
+
+    Messages about a spec start with the path of the field at fault ("data.targets[0]: ...").
+    """
+
+    @property
+    def field(self) -> str:
+        """The spec field the error is about, dotted ("data.targets.0"), or "spec" if none."""
+        head = str(self).split(" ", 1)[0].rstrip(":")
+        if not head.startswith(("model", "data", "training")):
+            return "spec"
+        return head.replace("[", ".").replace("]", "")
 
 
 class NonFiniteError(ArithmeticError):

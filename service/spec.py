@@ -18,7 +18,6 @@ from pydantic import (
 )
 
 from engine import spec as defaults
-from engine.errors import SpecError
 from engine.spec import JobSpec as ParsedSpec
 from engine.spec import parse_spec
 from service.settings import Settings
@@ -171,11 +170,3 @@ class PredictRequest(Strict):
     """Inputs to run through a finished job's model, one row per sample."""
 
     inputs: list[list[FiniteFloat]] = Field(min_length=1)
-
-
-def spec_error_field(error: SpecError) -> str:
-    """The field an engine ``SpecError`` is about, read from the path its message starts with."""
-    head = str(error).split(" ", 1)[0].rstrip(":")
-    if not head.startswith(("model", "data", "training")):
-        return "spec"
-    return head.replace("[", ".").replace("]", "")

@@ -18,7 +18,7 @@ from service.problems import Problem, validation_problem
 from service.queue import BrokerUnavailable, enqueue
 from service.schemas import JobListQuery, LossQuery, job_out
 from service.settings import get_settings
-from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits, spec_error_field
+from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits
 
 from .parsing import json_body, query_args
 
@@ -36,7 +36,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
         parsed = spec.parsed()
         check_limits(parsed, get_settings())
     except SpecError as exc:
-        raise validation_problem([{"field": spec_error_field(exc), "message": str(exc)}]) from exc
+        raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
     except LimitExceeded as exc:
         raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
     engine_spec = parsed.to_dict()

@@ -215,3 +215,13 @@ def test_the_engine_imports_only_the_standard_library():
             for name in names:
                 top = name.split(".")[0]
                 assert top == "engine" or top in sys.stdlib_module_names, (path.name, name)
+
+
+def test_spec_errors_name_their_field() -> None:
+    from engine.errors import SpecError
+    from engine.spec import parse_spec
+
+    with pytest.raises(SpecError) as bad_target:
+        parse_spec({"training": {"loss": "hinge"}, "data": {"inputs": [[1.0]], "targets": [0.5]}})
+    assert bad_target.value.field == "data.targets.0"
+    assert SpecError("binary_cross_entropy needs a sigmoid output").field == "spec"
