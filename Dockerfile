@@ -11,9 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY . .
 # Editable, because `gradyard db upgrade` finds alembic.ini and migrations/ beside the packages.
-RUN pip install -e ".[ops]" \
+RUN pip install -e ".[server,ops]" \
     && useradd --create-home --uid 10001 gradyard
 
 USER gradyard
 EXPOSE 8000 5555
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "service.wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "service.wsgi:create_wsgi_app()"]

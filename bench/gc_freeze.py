@@ -23,7 +23,7 @@ CHILD = """
 import gc, json, sys, time
 sys.path.insert(0, {root!r})
 if {heavy}:
-    import worker.app, worker.tasks, worker.runner, service.models  # the pool process's heap
+    import worker.app, worker.tasks, worker.runner, store.models  # the pool process's heap
 if {freeze}:
     gc.freeze()
 from engine import train

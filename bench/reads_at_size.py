@@ -30,7 +30,7 @@ QUERIES = {
         "SELECT epoch, loss, accuracy FROM epoch_losses WHERE job_id = %s AND epoch > 0 "
         "ORDER BY epoch LIMIT 1001",
     ),
-    # service.jobs.loss_page names the kept epochs (1, 201, ..., 100201): 501 of them.
+    # store.jobs.loss_page names the kept epochs (1, 201, ..., 100201): 501 of them.
     "every=200 (500 points)": (
         "?every=200&limit=500",
         "SELECT epoch, loss, accuracy FROM epoch_losses WHERE job_id = %s AND epoch > 0 "

@@ -75,9 +75,9 @@ class Stack:
         for index in range(self.workers):
             self._start(
                 [
-                    str(BIN / "celery"),
-                    "-A",
-                    "worker.app",
+                    str(BIN / "python"),
+                    "-m",
+                    "worker",
                     "worker",
                     "--loglevel",
                     "WARNING",
@@ -98,7 +98,7 @@ class Stack:
                 str(self.api_workers),
                 "--log-level",
                 "warning",
-                "service.wsgi:app",
+                "service.wsgi:create_wsgi_app()",
             ]
         )
         self._wait_ready()

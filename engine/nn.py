@@ -138,7 +138,7 @@ class Pass:
         for i, layer in enumerate(self.mlp.layers):
             activation = "linear" if self.logits and i == last else None
             if i < len(self.layers):
-                refire(layer.neurons, h, self.layers[i], activation, nodes=i > 0)
+                fire(layer.neurons, h, activation=activation, nodes=i > 0, outputs=self.layers[i])
             else:
                 self.layers.append(fire(layer.neurons, h, self.tape, activation, nodes=i > 0))
             h = self.layers[i]
@@ -151,12 +151,15 @@ def fire(
     tape: list[Value] | None = None,
     activation: str | None = None,
     nodes: bool = False,
+    outputs: list[list[Value]] | None = None,
 ) -> list[list[Value]]:
     """Each neuron on each sample, as one node apiece; new nodes are appended to `tape`.
 
     For z = b + w·x and y = act(z): dy/dw_i = act'(z) x_i, dy/db = act'(z), dy/dx_i = act'(z) w_i.
     The node stores act'(z) once as its scale and (x..., 1, w...) as its local gradients; plain
     float inputs are constants and get no node. nodes=True says every input is a Value.
+    Given `outputs` (the nodes an earlier call made for this batch), it renews those in place
+    instead: same children, new numbers, nothing allocated but their local-gradient tuples.
     """
     # Read the weights once per batch rather than once per sample.
     plan = []
@@ -165,9 +168,10 @@ def fire(
         wd = [w.data for w in n.w]
         plan.append((ACTIVATIONS[name], f"{name} neuron", (*n.w, n.b), wd, tuple(wd), n.b.data))
     nin = len(plan[0][3]) if plan else 0
-    out = []
-    for x in batch:
-        if len(x) != nin:
+    fresh = outputs is None
+    out: list[list[Value]] = [] if outputs is None else outputs
+    for s, x in enumerate(batch):
+        if fresh and len(x) != nin:  # a renewal's batch was checked when it was first made
             raise ValueError(f"expected {nin} inputs, got {len(x)}")
         if nodes:
             xs: tuple[Value, ...] = tuple(x)  # type: ignore[arg-type]
@@ -176,8 +180,8 @@ def fire(
             xs, xd = _split(x)
         mixed = 0 < len(xs) < nin
         head = (*xd, 1.0)
-        row = []
-        for act, op, params, wd, wt, bd in plan:
+        row: list[Value] = [] if fresh else out[s]
+        for j, (act, op, params, wd, wt, bd) in enumerate(plan):
             # sum(..., start=b) adds b + w0 x0 + w1 x1 + ... in the notebook's order (from Python
             # 3.12 with compensation, so the last bit can differ from the notebook's there).
             z = sum(map(mul, wd, xd), bd)
@@ -186,43 +190,16 @@ def fire(
             y, d = act(z)
             if mixed:
                 wt = tuple([w for w, v in zip(wd, x, strict=True) if isinstance(v, Value)])
-            row.append(node(y, params + xs, head + wt if xs else head, op, d))
-        if tape is not None:
-            tape.extend(row)
-        out.append(row)
+            local = head + wt if xs else head
+            if fresh:
+                row.append(node(y, params + xs, local, op, d))
+            else:
+                row[j].renew(y, local, d)
+        if fresh:
+            if tape is not None:
+                tape.extend(row)
+            out.append(row)
     return out
-
-
-def refire(
-    neurons: Sequence[Neuron],
-    batch: Sequence[Inputs],
-    outputs: list[list[Value]],
-    activation: str | None = None,
-    nodes: bool = False,
-) -> None:
-    """Recompute in place the nodes fire() made for this batch: same children, new numbers."""
-    plan = []
-    for n in neurons:
-        name = activation or n.activation
-        wd = [w.data for w in n.w]
-        plan.append((ACTIVATIONS[name], name, wd, tuple(wd), n.b.data))
-    # fire() checked the lengths; zip(strict=True) would parse a keyword per sample.
-    for x, row in zip(batch, outputs):  # noqa: B905
-        if nodes:
-            xd = [v.data for v in x]  # type: ignore[union-attr]
-            some, mixed = True, False
-        else:
-            xs, xd = _split(x)
-            some, mixed = bool(xs), 0 < len(xs) < len(xd)
-        head = (*xd, 1.0)
-        for (act, name, wd, wt, bd), v in zip(plan, row):  # noqa: B905
-            z = sum(map(mul, wd, xd), bd)  # as in fire()
-            if not isfinite(z):
-                raise NonFiniteError(f"{name} neuron", (), f"w·x + b overflowed to {z}")
-            v.data, v._scale = act(z)
-            if mixed:
-                wt = tuple([w for w, u in zip(wd, x, strict=True) if isinstance(u, Value)])
-            v._local = head + wt if some else head
 
 
 def _split(x: Inputs) -> tuple[tuple[Value, ...], list[float]]:

@@ -53,6 +53,12 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r})"
 
+    def renew(self, data: float, local: tuple[float, ...], scale: float = 1.0) -> None:
+        """Give a node made by ``node()`` new numbers over the same children (a reused graph)."""
+        self.data = data
+        self._local = local
+        self._scale = scale
+
     def __add__(self, other: Value | float) -> Value:
         # d(a + b)/da = d(a + b)/db = 1
         if isinstance(other, Value):

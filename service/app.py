@@ -4,15 +4,24 @@ from typing import Any
 
 from flask import Flask
 
-from service import auth, dashboard, headers, problems
-from service.api import events, jobs, metrics, system
-from service.settings import get_settings
+from service import auth, config, dashboard, headers, problems
+from service.api import events as event_routes
+from service.api import jobs, metrics, system
+from store import events
+from store import metrics as store_metrics
+from store.settings import Settings, get_settings
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the API application."""
+def create_app(
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
+    """Build the API application on ``settings`` (default: read from the environment)."""
+    settings = settings or get_settings()
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = get_settings().max_body_bytes
+    config.install(app, settings)
+    store_metrics.prepare(settings)
+    events.configure(settings)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if test_config:
         app.config.update(test_config)
@@ -20,11 +29,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     problems.register(app)
     auth.register(app)
     headers.register(app)
-    if not get_settings().auth:
+    if not settings.auth:
         app.logger.warning("AUTH is off: every API request acts for the owner 'local'")
     app.register_blueprint(system.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(jobs.bp)
-    app.register_blueprint(events.bp)
+    app.register_blueprint(event_routes.bp)
     app.register_blueprint(dashboard.bp)
     return app

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from flask import Flask, g, request
 from sqlalchemy.orm import Session
 
-from service import jobs, tokens
-from service.db import sessions
-from service.models import Job
+from service.config import current_sessions, current_settings
 from service.problems import Problem
-from service.settings import get_settings
+from store import jobs, tokens
+from store.models import Job
 
 API_PREFIX = "/api/"
 
@@ -43,7 +42,7 @@ def register(app: Flask) -> None:
 def _authenticate() -> None:
     if not request.path.startswith(API_PREFIX):
         return
-    settings = get_settings()
+    settings = current_settings()
     if not settings.auth:
         g.caller = LOCAL
         return
@@ -51,7 +50,7 @@ def _authenticate() -> None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("send the header Authorization: Bearer <token>", None)
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         row = tokens.find_token(session, token, settings.secret_key)
         caller = Caller(row.owner, row.admin) if row is not None else None
     if caller is None:

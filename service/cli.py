@@ -1,4 +1,7 @@
-"""The ``gradyard`` command: run the service, a worker, or the database migrations."""
+"""The server's commands of ``gradyard``: serve, worker, db upgrade (tokens: service.cli_tokens).
+
+They join the client's commands (client.cli) as entry points of the ``gradyard.commands`` group.
+"""
 
 import os
 import shlex
@@ -11,24 +14,29 @@ from pathlib import Path
 
 import click
 
-from service import client_cli
-from service.cli_tokens import tokens_group
-from service.settings import Settings, child_environment, explicit_auth, get_settings
+from store.db import printable_url
+from store.settings import (
+    ConfigError,
+    Settings,
+    child_environment,
+    explicit_auth,
+    get_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_JOB = '{"name": "notebook", "training": {"epochs": 20}}'
 
 
+def settings_or_exit() -> Settings:
+    """The settings; a bad configuration ends the command with one line per bad setting."""
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        click.echo(f"gradyard: bad configuration:\n{exc}", err=True)
+        raise SystemExit(2) from None
+
+
 @click.group()
-def main() -> None:
-    """Gradyard: train small neural networks on demand."""
-
-
-main.add_command(tokens_group)
-client_cli.register(main)  # submit, status, list, losses, weights, predict, ...
-
-
-@main.group()
 def db() -> None:
     """Database schema commands."""
 
@@ -36,8 +44,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create the database or bring it up to the newest schema."""
+    settings = settings_or_exit()
     upgrade_database()
-    click.echo(f"database is at the newest schema: {_safe_url(get_settings().database_url)}")
+    click.echo(f"database is at the newest schema: {printable_url(settings.database_url)}")
 
 
 def upgrade_database() -> None:
@@ -52,8 +61,8 @@ def upgrade_database() -> None:
 
 def worker_command(concurrency: int | None = None) -> list[str]:
     """The command line that starts a Celery worker on Gradyard's queue."""
-    command = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--loglevel", "INFO"]
-    command += ["--queues", get_settings().queue_name]
+    command = [sys.executable, "-m", "worker", "worker", "--loglevel", "INFO"]
+    command += ["--queues", settings_or_exit().queue_name]
     if concurrency:
         command += ["--concurrency", str(concurrency)]
     return command
@@ -61,7 +70,7 @@ def worker_command(concurrency: int | None = None) -> list[str]:
 
 def api_command(port: int, workers: int = 2) -> list[str]:
     """The command line that serves the API with gunicorn."""
-    bind = f"{get_settings().host}:{port}"
+    bind = f"{settings_or_exit().host}:{port}"
     return [
         sys.executable,
         "-m",
@@ -78,22 +87,22 @@ def api_command(port: int, workers: int = 2) -> list[str]:
         "5",
         "--access-logfile",
         "-",
-        "service.wsgi:app",
+        "service.wsgi:create_wsgi_app()",
     ]
 
 
-@main.command()
+@click.command()
 @click.option("--concurrency", type=int, default=None, help="worker processes (default: cores)")
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker in the foreground."""
     os.execv(sys.executable, worker_command(concurrency))
 
 
-@main.command()
+@click.command()
 @click.option("--port", type=int, default=None, help="HTTP port (default: PORT or 8000)")
 def serve(port: int | None) -> None:
     """Migrate the database, then run the API and a worker together until Ctrl-C."""
-    settings = get_settings()
+    settings = settings_or_exit()
     port = port or settings.port
     auth = serve_auth(settings)
     upgrade_database()
@@ -110,10 +119,10 @@ def serve(port: int | None) -> None:
         subprocess.Popen(api_command(port), env=env),
     ]
     url = f"http://{settings.host}:{port}"
-    click.echo(f"\nGradyard is running: API at {url}/api/v1/jobs, docs at {url}/docs")
-    click.echo(
-        f"  database {_safe_url(settings.database_url)}, broker {_safe_url(settings.broker_url)}"
-    )
+    click.echo(f"\nGradyard is running: dashboard at {url}/")
+    click.echo(f"  API at {url}/api/v1/jobs, docs at {url}/docs")
+    database, broker = printable_url(settings.database_url), printable_url(settings.broker_url)
+    click.echo(f"  database {database}, broker {broker}")
     click.echo("Submit the notebook's job:")
     click.echo(
         f"  curl -s -X POST {url}/api/v1/jobs -H 'Content-Type: application/json' "
@@ -165,13 +174,3 @@ def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:
     codes = [p.returncode for p in processes]
     if not stopping and any(codes):
         raise SystemExit(f"a Gradyard process stopped unexpectedly (exit codes {codes})")
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for printing."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]

@@ -5,9 +5,9 @@ from typing import Any
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from service import tokens
-from service.db import sessions
-from service.settings import get_settings
+from service.cli import settings_or_exit
+from store import tokens
+from store.db import printable_url, sessions
 
 
 def _checked(adapter: TypeAdapter[str], longest: int) -> Any:
@@ -39,15 +39,18 @@ def tokens_group() -> None:
 def create(name: str, owner: str | None, admin: bool) -> None:
     """Create a token and print it: the only time it is shown (only its hash is kept)."""
     owner = owner or name
+    settings = settings_or_exit()
     try:
-        with sessions().begin() as session:
-            token = tokens.create_token(session, name, owner, admin, get_settings().secret_key)
+        with sessions(settings.database_url).begin() as session:
+            token = tokens.create_token(session, name, owner, admin, settings.secret_key)
     except tokens.NameTaken as exc:
         raise click.ClickException(str(exc)) from exc
     scope = "admin" if admin else "owner"
     # The token alone on stdout, so `TOKEN=$(gradyard tokens create NAME)` captures it.
     click.echo(
-        f"token {name!r} for {owner!r} ({scope}); keep it now, it is not shown again:", err=True
+        f"token {name!r} for {owner!r} ({scope}) in {printable_url(settings.database_url)}; "
+        "keep it now, it is not shown again:",
+        err=True,
     )
     click.echo(token)
 
@@ -56,7 +59,7 @@ def create(name: str, owner: str | None, admin: bool) -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke a token at once: requests carrying it get 401 from now on."""
-    with sessions().begin() as session:
+    with sessions(settings_or_exit().database_url).begin() as session:
         revoked = tokens.revoke_token(session, name)
     if not revoked:
         raise click.ClickException(f"no live token named {name!r}")
@@ -66,7 +69,7 @@ def revoke(name: str) -> None:
 @tokens_group.command("list")
 def list_() -> None:
     """Every token's name, owner, scope and dates (never the token or its hash)."""
-    with sessions().begin() as session:
+    with sessions(settings_or_exit().database_url).begin() as session:
         rows = tokens.list_tokens(session)
     click.echo(f"{'NAME':<24} {'OWNER':<20} {'SCOPE':<6} {'CREATED':<20} REVOKED")
     for row in rows:

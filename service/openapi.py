@@ -86,78 +86,107 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     }
-    codes = ("400", "401", "404", "409", "413", "415", "422", "429", "503")
-    errors = {code: problem for code in codes}
 
-    def op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    def op(
+        operation_id: str, summary: str, responses: dict[str, Any], errors: str, **extra: Any
+    ) -> dict[str, Any]:
+        # Only the error statuses this operation can answer (plus 401 without a token, and 503
+        # while the database is down, which every API call can meet).
+        codes = sorted({*errors.split(), "401", "503"})
         return {
+            "operationId": operation_id,
+            "tags": ["jobs"],
             "summary": summary,
-            "responses": {**responses, **errors, "default": problem},
+            "responses": {**responses, **{code: problem for code in codes}},
             **extra,
         }
 
     paths = {
         "/api/v1/jobs": {
             "post": op(
+                "submit_job",
                 "Submit a training job",
                 {
                     "202": ok(JobOut, "the job, queued"),
                     "200": ok(JobOut, "the job first submitted with this Idempotency-Key"),
                 },
+                "400 413 415 422 429",
                 requestBody=body(JobSpec),
                 parameters=[IDEMPOTENCY_KEY],
             ),
             "get": op(
+                "list_jobs",
                 "List jobs, newest first",
                 {"200": ok(JobPage, "a page of jobs")},
+                "422",
                 parameters=_query_parameters(JobListQuery),
             ),
         },
         "/api/v1/jobs/{job_id}": {
-            "get": op("Get a job", {"200": ok(JobOut, "the job")}, parameters=[JOB_ID]),
+            "get": op(
+                "get_job", "Get a job", {"200": ok(JobOut, "the job")}, "404", parameters=[JOB_ID]
+            ),
         },
         "/api/v1/jobs/{job_id}/losses": {
             "get": op(
+                "list_losses",
                 "Per-epoch losses",
                 {"200": ok(LossPage, "a page of losses")},
+                "404 422",
                 parameters=[JOB_ID, *_query_parameters(LossQuery)],
             ),
         },
         "/api/v1/jobs/{job_id}/events": {
             "get": op(
+                "stream_job_events",
                 "Live events of a job (Server-Sent Events)",
                 {"200": EVENT_STREAM, "204": {"description": "Last-Event-ID already saw the end"}},
+                "404 422 429",
                 parameters=[JOB_ID, LAST_EVENT_ID],
                 description=EVENTS_DESCRIPTION,
             ),
         },
         "/api/v1/jobs/{job_id}/weights": {
             "get": op(
+                "get_weights",
                 "Final weights",
                 {"200": ok(None, "the engine's weights document")},
+                "404 409",
                 parameters=[JOB_ID],
             ),
         },
         "/api/v1/jobs/{job_id}/predict": {
             "post": op(
+                "predict",
                 "Predict with the trained model",
                 {"200": ok(PredictOut, "outputs")},
+                "400 404 409 413 415 422 429",
                 parameters=[JOB_ID],
                 requestBody=body(PredictRequest),
             ),
         },
         "/api/v1/jobs/{job_id}/cancel": {
             "post": op(
+                "cancel_job",
                 "Cancel a job",
                 {"202": ok(JobOut, "the job, cancelled or cancelling")},
+                "404 409",
                 parameters=[JOB_ID],
             ),
         },
         "/healthz": {
-            "get": {"summary": "Liveness", "security": [], "responses": {"200": ok(None, "alive")}}
+            "get": {
+                "operationId": "health",
+                "tags": ["system"],
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": ok(None, "alive")},
+            }
         },
         "/readyz": {
             "get": {
+                "operationId": "readiness",
+                "tags": ["system"],
                 "summary": "Readiness: database and broker reachable",
                 "security": [],
                 "responses": {"200": ok(None, "ready"), "503": problem},
@@ -165,6 +194,8 @@ def build_openapi() -> dict[str, Any]:
         },
         "/metrics": {
             "get": {
+                "operationId": "metrics",
+                "tags": ["system"],
                 "summary": "Prometheus metrics, for a scraper on the internal network",
                 "security": [],
                 "responses": {
@@ -176,7 +207,6 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     }
-    paths.update(_dashboard_paths(problem))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -191,37 +221,4 @@ def build_openapi() -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-    }
-
-
-def _dashboard_paths(problem: dict[str, Any]) -> dict[str, Any]:
-    """The dashboard's pages: HTML for browsers, whose own scripts use the API above."""
-    from service.dashboard.views import ListQuery
-
-    html = {"text/html": {"schema": {"type": "string"}}}
-
-    def page(summary: str, media: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
-        responses = {
-            "200": {"description": summary, "content": {media: {"schema": {"type": "string"}}}},
-            "404": {"description": "no such job: a page saying so", "content": html},
-            "409": {"description": "no weights yet: a page saying so", "content": html},
-            "422": problem,
-        }
-        operation = {
-            "summary": summary,
-            "tags": ["dashboard"],
-            "security": [],  # pages read the token from a cookie, set by the page that asks for it
-            "responses": responses,
-        }
-        return {"get": {**operation, "parameters": parameters}}
-
-    listing = _query_parameters(ListQuery)
-    return {
-        "/": page("The jobs page (or a form asking for a token)", "text/html", listing),
-        "/jobs-table": page("The jobs table alone, for the jobs page", "text/html", listing),
-        "/jobs/{job_id}": page("A job's page", "text/html", [JOB_ID]),
-        "/jobs/{job_id}/boundary.svg": page("A job's decision boundary", "image/svg+xml", [JOB_ID]),
-        "/jobs/{job_id}/weights.json": page(
-            "A job's weights, to save", "application/json", [JOB_ID]
-        ),
     }

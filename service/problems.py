@@ -50,6 +50,11 @@ def validation_problem(errors: list[dict[str, Any]], detail: str | None = None) 
     return Problem(422, "Invalid request", detail, "validation", errors)
 
 
+def unavailable(detail: str, slug: str) -> Problem:
+    """A 503 for a dependency that is down for now: the client should retry in a few seconds."""
+    return Problem(503, "Service Unavailable", detail, slug, headers={"Retry-After": "5"})
+
+
 def from_validation_error(exc: ValidationError, prefix: str = "") -> Problem:
     """Turn pydantic's errors into our problem format."""
     errors = []
@@ -89,12 +94,8 @@ def register(app: Flask) -> None:
     def _database_down(exc: Exception) -> Response:
         # A restart or an outage, not a bug: the pool reconnects by itself once it is back.
         app.logger.warning("database unavailable: %s", type(exc).__name__)
-        return Problem(
-            503,
-            "Service Unavailable",
-            "the database is unreachable; try again shortly",
-            "database-unavailable",
-            headers={"Retry-After": "5"},
+        return unavailable(
+            "the database is unreachable; try again shortly", "database-unavailable"
         ).response()
 
     @app.errorhandler(Exception)

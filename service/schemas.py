@@ -1,13 +1,12 @@
 """What the API answers and the query strings it takes, as pydantic models (they feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.models import Job
-
-Status = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+from store.models import Job
+from store.status import JobStatus
 
 
 class Progress(BaseModel):
@@ -20,7 +19,7 @@ class JobOut(BaseModel):
 
     id: str
     name: str | None
-    status: Status
+    status: JobStatus
     spec: dict[str, Any]
     progress: Progress
     latest_loss: float | None
@@ -72,7 +71,7 @@ class Query(BaseModel):
 
 
 class JobListQuery(Query):
-    status: Status | None = None
+    status: JobStatus | None = None
     limit: int = Field(default=50, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=500)
 

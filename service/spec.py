@@ -20,7 +20,7 @@ from pydantic import (
 from engine import spec as defaults
 from engine.spec import JobSpec as ParsedSpec
 from engine.spec import parse_spec
-from service.settings import Settings
+from store.settings import Settings
 
 
 def _finite(value: float) -> float:

@@ -1,4 +1,4 @@
-"""The Celery app: configuration only; the tasks live in worker.tasks, their logic elsewhere."""
+"""The Celery app, built by ``create_celery``: configuration only; the task is in worker.tasks."""
 
 import gc
 from typing import Any
@@ -6,51 +6,33 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from service.db import dispose_after_fork
-from service.settings import Settings, get_settings
-from worker import observability  # noqa: F401  (connects the logging and metrics signals)
+from store import events, metrics
+from store.db import dispose_after_fork
+from store.queue import broker_config
+from store.settings import Settings
 
-RUN_JOB = "gradyard.run_job"
 # Past JOB_TIME_LIMIT a job has this long to reach an epoch boundary and fail itself cleanly,
 # before Celery's hard limit kills its process.
 KILL_GRACE_SECONDS = 30.0
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    """Celery settings for Gradyard's broker: JSON only, one long task at a time per process."""
-    config: dict[str, Any] = {
-        "broker_url": settings.broker_url,
-        "task_default_queue": settings.queue_name,
-        "task_serializer": "json",
-        "accept_content": ["json"],  # a pickled message is refused, never run
-        "result_serializer": "json",
-        "task_ignore_result": True,  # the job row is the result; no result backend
-        "task_acks_late": True,  # a job whose worker dies is delivered again
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,  # jobs are long: do not hoard them
-        # The runner stops a job over JOB_TIME_LIMIT at an epoch boundary, with a clear error;
-        # this hard limit kills a process stuck inside one epoch for much longer.
-        "task_time_limit": hard_time_limit(settings),
-        # A broker restart must not kill running jobs: their rows, not their messages, matter.
-        "worker_cancel_long_running_tasks_on_connection_loss": False,
-        "broker_connection_retry_on_startup": True,
-        "worker_hijack_root_logger": False,
-        "broker_transport_options": {},
-    }
-    if settings.broker_url.startswith("filesystem"):
-        queue_dir = settings.broker_dir / "queue"
-        (settings.broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-        queue_dir.mkdir(parents=True, exist_ok=True)
-        config["broker_transport_options"] = {
-            "data_folder_in": str(queue_dir),
-            "data_folder_out": str(queue_dir),
-            "processed_folder": str(settings.broker_dir / "processed"),
-            "control_folder": str(settings.broker_dir / "control"),  # else ./control
-            "store_processed": False,
+    """The broker's configuration plus the worker's: late acks, one long task at a time."""
+    config = broker_config(settings)
+    config.update(
+        {
+            "task_acks_late": True,  # a job whose worker dies is delivered again
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,  # jobs are long: do not hoard them
+            # The runner stops a job over JOB_TIME_LIMIT at an epoch boundary, with a clear
+            # error; this hard limit kills a process stuck inside one epoch for much longer.
+            "task_time_limit": hard_time_limit(settings),
+            # A broker restart must not kill running jobs: their rows, not messages, matter.
+            "worker_cancel_long_running_tasks_on_connection_loss": False,
+            "worker_hijack_root_logger": False,
         }
-        # The file-system transport has no fan-out exchange for remote control.
-        config["worker_enable_remote_control"] = False
-    elif settings.broker_url.startswith("redis"):
+    )
+    if settings.broker_url.startswith("redis"):
         # Longer than the longest job may run, so Redis never redelivers a job still running.
         # A job whose worker died is found sooner, by the reaper (worker.reaper).
         config["broker_transport_options"] = {
@@ -64,14 +46,14 @@ def hard_time_limit(settings: Settings) -> float:
     return settings.job_time_limit + KILL_GRACE_SECONDS
 
 
-def create_celery(settings: Settings | None = None) -> Celery:
-    """A Celery app configured from the settings."""
-    app = Celery("gradyard", include=["worker.tasks", "worker.reaper"])
-    app.conf.update(celery_config(settings or get_settings()))
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app configured from the settings, with Gradyard's task and signal hooks."""
+    metrics.prepare(settings)
+    events.configure(settings)
+    app = Celery("gradyard", include=["worker.tasks", "worker.reaper", "worker.observability"])
+    app.conf.update(celery_config(settings))
+    app.conf.gradyard_settings = settings  # read back by the task and the hooks
     return app
-
-
-celery_app = create_celery()
 
 
 @worker_process_init.connect

@@ -11,7 +11,7 @@ from types import TracebackType
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.progress import Superseded, beat
+from store.progress import Superseded, beat
 
 log = logging.getLogger(__name__)
 

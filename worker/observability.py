@@ -10,26 +10,28 @@ import time
 from contextvars import Token
 from typing import Any
 
-from celery import Task
+from celery import Task, current_app
 from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 from prometheus_client import start_http_server
 
-from service import logging_setup, metrics
-from service.settings import get_settings
+from store import logging_setup, metrics
+from store.queue import RUN_JOB
+from store.status import TERMINAL
 
 log = logging.getLogger(__name__)
-TERMINAL = ("succeeded", "failed", "cancelled")
 _running: dict[str, tuple[Token[str | None], float]] = {}
 
 
 @setup_logging.connect
 def _json_logs(loglevel: int | str | None = None, **_: Any) -> None:
-    logging_setup.configure(loglevel or logging.INFO)
+    # The signal names no app: the one being started is Celery's current app.
+    settings = current_app.conf.gradyard_settings
+    logging_setup.configure(settings.log_format, loglevel or logging.INFO)
 
 
 @worker_init.connect
-def _serve_metrics(**_: Any) -> None:
-    port = get_settings().worker_metrics_port
+def _serve_metrics(sender: Any, **_: Any) -> None:
+    port = sender.app.conf.gradyard_settings.worker_metrics_port
     if port is None:
         return
     if not metrics.MULTIPROCESS:
@@ -44,8 +46,6 @@ def _serve_metrics(**_: Any) -> None:
 
 @task_prerun.connect
 def _job_started(task_id: str, task: Task, args: tuple[Any, ...], **_: Any) -> None:
-    from worker.app import RUN_JOB  # here: worker.app imports this module
-
     if task.name == RUN_JOB and args:
         _running[task_id] = (logging_setup.job_id_var.set(str(args[0])), time.perf_counter())
 
@@ -54,7 +54,7 @@ def _job_started(task_id: str, task: Task, args: tuple[Any, ...], **_: Any) -> N
 def _job_ended(task_id: str, retval: Any = None, **_: Any) -> None:
     token, start = _running.pop(task_id, (None, None))
     if start is not None and retval in TERMINAL:
-        metrics.JOBS_FINISHED.labels(retval).inc()
-        metrics.JOB_SECONDS.labels(retval).observe(time.perf_counter() - start)
+        metrics.instruments().jobs_finished.labels(retval).inc()
+        metrics.instruments().job_seconds.labels(retval).observe(time.perf_counter() - start)
     if token is not None:
         logging_setup.job_id_var.reset(token)

@@ -2,7 +2,7 @@
 
 A thread in the worker's main process, rather than Celery beat (one more process to deploy and
 keep single) or a self-rescheduling task (copies multiply with every worker restart). Several
-workers reaping at once is safe: service.reaper's updates are conditional.
+workers reaping at once is safe: store.reaper's updates are conditional.
 """
 
 import logging
@@ -11,11 +11,11 @@ from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 
-from service.db import sessions
-from service.queue import BrokerUnavailable, enqueue
-from service.reaper import Reaped, reap
-from service.retry import is_transient
-from service.settings import Settings, get_settings
+from store.db import sessions
+from store.queue import BrokerUnavailable, enqueue
+from store.reaper import Reaped, reap
+from store.retry import is_transient
+from store.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def reap_once(settings: Settings) -> Reaped:
         reaped = reap(session, settings)
     for job_id in reaped.to_enqueue:
         try:
-            enqueue(job_id)
+            enqueue(settings, job_id)
         except BrokerUnavailable:
             # Still queued: a later pass enqueues it once QUEUED_TIMEOUT has passed again.
             log.warning("reaper: broker unreachable; job %s waits for a later pass", job_id)
@@ -56,9 +56,10 @@ def _loop(settings: Settings) -> None:
 
 
 @worker_ready.connect
-def _start(**_: Any) -> None:
+def _start(sender: Any, **_: Any) -> None:
     _stop.clear()
-    threading.Thread(target=_loop, args=(get_settings(),), name="reaper", daemon=True).start()
+    settings = sender.app.conf.gradyard_settings
+    threading.Thread(target=_loop, args=(settings,), name="reaper", daemon=True).start()
 
 
 @worker_shutdown.connect

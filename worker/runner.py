@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import Training
 from engine.errors import SpecError
-from service.db import sessions
-from service.metrics import EpochTimer
-from service.progress import (
+from store.db import sessions
+from store.metrics import EpochTimer
+from store.progress import (
     Claim,
     ProgressRecorder,
     Superseded,
@@ -24,8 +24,9 @@ from service.progress import (
     finish_job,
     rewind,
 )
-from service.retry import is_transient, with_retry
-from service.settings import Settings, get_settings
+from store.retry import is_transient, with_retry
+from store.settings import Settings
+from store.status import JobStatus
 from worker.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,8 @@ class TimeLimitReached(Exception):
     """The job ran for longer than JOB_TIME_LIMIT allows."""
 
 
-def run_job(job_id: str, settings: Settings | None = None) -> str:
+def run_job(settings: Settings, job_id: str) -> str:
     """Train job ``job_id`` to its end (or until cancelled); return the status it ended in."""
-    settings = settings or get_settings()
     factory = sessions(settings.database_url)
     claim = _write(
         factory,
@@ -60,9 +60,8 @@ def run_job(job_id: str, settings: Settings | None = None) -> str:
     return status
 
 
-def fail_killed(job_id: str, error: str, settings: Settings | None = None) -> None:
+def fail_killed(settings: Settings, job_id: str, error: str) -> None:
     """Fail a job whose process was killed (by the hard time limit), from the worker's parent."""
-    settings = settings or get_settings()
     factory = sessions(settings.database_url)
     _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error))
     log.warning("job %s failed: %s", job_id, error)
@@ -116,7 +115,7 @@ def _train_recording(
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
-                if recorder.flush_soon(checkpoint) == "cancelling":
+                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING:
                     break
         epoch_timer.lap(training.epoch)
         recorder.flush()
@@ -140,7 +139,7 @@ def _train_recording(
         error = f"the worker failed: {type(exc).__name__}: {exc}"
     recorder.flush()  # the epochs that did run stay visible beside the error
     _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error, attempt))
-    return "failed"
+    return JobStatus.FAILED
 
 
 def _write(

@@ -3,11 +3,11 @@
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
-from celery import Task
+from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
 
+from store.queue import RUN_JOB
 from worker import runner
-from worker.app import RUN_JOB, celery_app
 
 
 class JobTask(Task):
@@ -17,10 +17,11 @@ class JobTask(Task):
         self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: ExceptionInfo
     ) -> None:
         if isinstance(exc, TimeLimitExceeded) and args:
-            runner.fail_killed(args[0], f"killed after the hard time limit of {exc.args[0]} s")
+            error = f"killed after the hard time limit of {exc.args[0]} s"
+            runner.fail_killed(self.app.conf.gradyard_settings, args[0], error)
 
 
-@celery_app.task(name=RUN_JOB, base=JobTask)
-def run_job(job_id: str) -> str:
+@shared_task(name=RUN_JOB, base=JobTask, bind=True)
+def run_job(self: JobTask, job_id: str) -> str:
     """Train the job with this id and record everything about it in its row."""
-    return runner.run_job(job_id)
+    return runner.run_job(self.app.conf.gradyard_settings, job_id)

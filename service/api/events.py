@@ -9,11 +9,10 @@ and the client reconnects with its ``Last-Event-ID``.
 
 from flask import Blueprint, Response, request
 
-from service import events
 from service.auth import owned_job_or_404
-from service.db import sessions
+from service.config import current_sessions, current_settings
 from service.problems import validation_problem
-from service.settings import get_settings
+from store import events
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/jobs")
 
@@ -25,14 +24,14 @@ def job_events(job_id: str) -> Response:
         cursor = events.Cursor.parse(request.headers.get("Last-Event-ID"))
     except events.BadCursor as exc:
         raise validation_problem([{"field": "Last-Event-ID", "message": str(exc)}]) from exc
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         owned_job_or_404(session, job_id)
     if cursor.finished:
         # 204 is how SSE tells a client to stop reconnecting: it has seen the end already.
         return Response(status=204)
-    settings = get_settings()
+    settings = current_settings()
     body = events.stream(
-        sessions(),
+        current_sessions(),
         job_id,
         cursor,
         events.wakeups(),

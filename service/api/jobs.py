@@ -9,16 +9,17 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import predict
 from engine.errors import SpecError
-from service import idempotency, jobs, metrics, ratelimit
+from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
-from service.db import sessions
-from service.logging_setup import job_id_var
-from service.models import Job
-from service.problems import Problem, validation_problem
-from service.queue import BrokerUnavailable, enqueue
+from service.config import current_sessions, current_settings
+from service.problems import Problem, unavailable, validation_problem
 from service.schemas import JobListQuery, LossQuery, job_out
-from service.settings import get_settings
 from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits
+from store import jobs, metrics, ratelimit
+from store.logging_setup import job_id_var
+from store.models import Job
+from store.queue import BrokerUnavailable, enqueue
+from store.status import JobStatus
 
 from .parsing import json_body, query_args
 
@@ -34,7 +35,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     key = idempotency.header_key()
     try:
         parsed = spec.parsed()
-        check_limits(parsed, get_settings())
+        check_limits(parsed, current_settings())
     except SpecError as exc:
         raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
     except LimitExceeded as exc:
@@ -47,18 +48,14 @@ def submit() -> tuple[Response, int, dict[str, str]]:
             raise idempotency.key_reused()
         return jsonify(document), 200, {"Location": document["links"]["self"]}
     try:
-        enqueue(job.id)
+        enqueue(current_settings(), job.id)
     except BrokerUnavailable as exc:
-        with sessions().begin() as session:
+        with current_sessions().begin() as session:
             jobs.delete_job(session, job.id)
-        raise Problem(
-            503,
-            "Service Unavailable",
-            "the job queue is unreachable; try again shortly",
-            "queue-unavailable",
-            headers={"Retry-After": "5"},
+        raise unavailable(
+            "the job queue is unreachable; try again shortly", "queue-unavailable"
         ) from exc
-    metrics.JOBS_SUBMITTED.inc()
+    metrics.instruments().jobs_submitted.inc()
     g.job_id_token = job_id_var.set(job.id)  # later lines name the job; reset at teardown
     log.info("job %s queued", job.id)
     location = document["links"]["self"]
@@ -70,7 +67,7 @@ def list_jobs() -> Response:
     """The caller's jobs, newest first, a page at a time."""
     query = query_args(JobListQuery)
     try:
-        with sessions().begin() as session:
+        with current_sessions().begin() as session:
             page, cursor = jobs.list_jobs(
                 session, current_caller().visible_owner, query.status, query.limit, query.cursor
             )
@@ -83,7 +80,7 @@ def list_jobs() -> Response:
 @bp.get("/<job_id>")
 def get_job(job_id: str) -> Response:
     """One job."""
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         return jsonify(job_out(owned_job_or_404(session, job_id)))
 
 
@@ -91,7 +88,7 @@ def get_job(job_id: str) -> Response:
 def losses(job_id: str) -> Response:
     """A job's per-epoch losses in epoch order, a page at a time, optionally downsampled."""
     query = query_args(LossQuery)
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         owned_job_or_404(session, job_id)
         rows, after = jobs.loss_page(session, job_id, query.after, query.limit, query.every)
     items = [{"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy} for r in rows]
@@ -101,7 +98,7 @@ def losses(job_id: str) -> Response:
 @bp.get("/<job_id>/weights")
 def weights(job_id: str) -> Response:
     """The trained model's weights (the engine's JSON) once the job has succeeded."""
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         return jsonify(_final_weights(owned_job_or_404(session, job_id)))
 
 
@@ -109,14 +106,14 @@ def weights(job_id: str) -> Response:
 def predict_outputs(job_id: str) -> Response:
     """Run inputs through a succeeded job's model."""
     body = json_body(PredictRequest)
-    settings = get_settings()
+    settings = current_settings()
     if len(body.inputs) > settings.max_predict_batch:
         message = (
             f"{len(body.inputs)} inputs, over the limit of {settings.max_predict_batch} "
             "(MAX_PREDICT_BATCH)"
         )
         raise validation_problem([{"field": "inputs", "message": message}])
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         model = _final_weights(owned_job_or_404(session, job_id))
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
@@ -136,7 +133,7 @@ def predict_outputs(job_id: str) -> Response:
 @bp.post("/<job_id>/cancel")
 def cancel(job_id: str) -> tuple[Response, int]:
     """Cancel a queued job, or ask a running one to stop at its next epoch."""
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
         was = job.status
         try:
@@ -144,7 +141,7 @@ def cancel(job_id: str) -> tuple[Response, int]:
         except jobs.Conflict as exc:
             raise Problem(409, "Conflict", f"cannot cancel: {exc}", "job-finished") from exc
         if was == "queued" and job.status == "cancelled":  # no worker will count this ending
-            metrics.JOBS_FINISHED.labels("cancelled").inc()
+            metrics.instruments().jobs_finished.labels(JobStatus.CANCELLED).inc()
         return jsonify(job_out(job)), 202
 
 
@@ -153,7 +150,7 @@ def _store_once(
 ) -> tuple[Job, dict[str, Any], bool]:
     """A new job and True, or False and the job the owner already submitted with ``key``."""
     try:
-        with sessions().begin() as session:
+        with current_sessions().begin() as session:
             job = jobs.find_by_idempotency_key(session, owner, key) if key else None
             if job is not None:
                 return job, job_out(job), False
@@ -164,7 +161,7 @@ def _store_once(
         if key is None:
             raise
         # A request with the same key committed first: that one is the original.
-        with sessions().begin() as session:
+        with current_sessions().begin() as session:
             job = jobs.find_by_idempotency_key(session, owner, key)
             if job is None:
                 raise
@@ -173,7 +170,7 @@ def _store_once(
 
 def _admit(session: Any, owner: str) -> None:
     """Refuse a new job over the owner's submission rate or active-job quota."""
-    settings = get_settings()
+    settings = current_settings()
     try:
         ratelimit.admit(session, owner, settings)
     except ratelimit.RateLimited as exc:
@@ -186,13 +183,8 @@ def _admit(session: Any, owner: str) -> None:
     except ratelimit.QuotaExceeded as exc:
         raise Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs") from exc
     except ratelimit.CounterUnavailable as exc:
-        raise Problem(
-            503,
-            "Service Unavailable",
-            "the submission counter is unreachable; try again shortly",
-            "queue-unavailable",
-            headers={"Retry-After": "5"},
-        ) from exc
+        detail = "the submission counter is unreachable; try again shortly"
+        raise unavailable(detail, "queue-unavailable") from exc
 
 
 def _final_weights(job: Job) -> dict[str, Any]:

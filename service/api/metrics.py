@@ -8,8 +8,9 @@ import time
 
 from flask import Blueprint, Flask, Response, g, request
 
-from service import metrics
-from service.logging_setup import job_id_var
+from service.config import current_settings
+from store import metrics
+from store.logging_setup import job_id_var
 
 bp = Blueprint("metrics", __name__)
 
@@ -17,7 +18,7 @@ bp = Blueprint("metrics", __name__)
 @bp.get("/metrics")
 def scrape() -> Response:
     """Every metric in the Prometheus text format, summed over the API and worker processes."""
-    body, content_type = metrics.exposition()
+    body, content_type = metrics.exposition(current_settings().database_url)
     return Response(body, content_type=content_type)
 
 
@@ -38,9 +39,9 @@ def _observe(response: Response) -> Response:
     start = g.get("metrics_start")
     if start is not None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.HTTP_SECONDS.labels(route, request.method, str(response.status_code)).observe(
-            time.perf_counter() - start
-        )
+        metrics.instruments().http_seconds.labels(
+            route, request.method, str(response.status_code)
+        ).observe(time.perf_counter() - start)
     return response
 
 

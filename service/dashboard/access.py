@@ -9,22 +9,21 @@ goes through the API with the header, so the cookie cannot be used to forge one.
 
 from flask import request
 
-from service import tokens
 from service.auth import LOCAL, Caller
-from service.db import sessions
-from service.settings import get_settings
+from service.config import current_sessions, current_settings
+from store import tokens
 
 COOKIE = "gradyard_token"
 
 
 def page_caller() -> Caller | None:
     """The caller the page is rendered for; None when AUTH is on and no valid token came."""
-    settings = get_settings()
+    settings = current_settings()
     if not settings.auth:
         return LOCAL
     token = request.cookies.get(COOKIE)
     if not token:
         return None
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         row = tokens.find_token(session, token, settings.secret_key)
         return Caller(row.owner, row.admin) if row is not None else None

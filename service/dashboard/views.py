@@ -15,15 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import parse_spec
 from engine.errors import SpecError
 from engine.losses import LABELS
-from service import jobs
 from service.api.parsing import query_args
+from service.config import current_sessions, current_settings
 from service.dashboard import boundary
 from service.dashboard.access import COOKIE, page_caller
-from service.db import sessions
-from service.models import Job, utcnow
 from service.problems import validation_problem
-from service.schemas import Status
-from service.settings import get_settings
+from store import jobs
+from store.models import Job, utcnow
+from store.status import JobStatus
 
 bp = Blueprint("dashboard", __name__)
 
@@ -35,7 +34,7 @@ NOTEBOOK_JOB = {"name": "notebook", "training": {"epochs": 20}}
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Status | None = None
+    status: JobStatus | None = None
     cursor: str | None = Field(default=None, max_length=500)
 
 
@@ -51,7 +50,7 @@ def jobs_page() -> Any:
         "jobs.html",
         jobs=rows,
         status=query.status,
-        statuses=jobs.STATUSES,
+        statuses=list(JobStatus),
         next_cursor=cursor,
         notebook=json.dumps(NOTEBOOK_JOB, indent=2),
         **_common(),
@@ -133,7 +132,7 @@ def _readable(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
     try:
-        with sessions().begin() as session:
+        with current_sessions().begin() as session:
             return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
     except jobs.BadCursor as exc:
         raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
@@ -144,7 +143,7 @@ def _page_job(job_id: str, weights: bool = False) -> Any:
     caller = page_caller()
     if caller is None:
         return _token_page()
-    with sessions().begin() as session:
+    with current_sessions().begin() as session:
         job = jobs.get_job(session, job_id, caller.visible_owner)
         if job is not None and weights:
             _ = job.weights  # deferred column: load it while the session is open
@@ -161,7 +160,11 @@ def _missing(detail: str, status: int) -> tuple[str, int]:
 
 
 def _common() -> dict[str, Any]:
-    return {"auth": get_settings().auth, "cookie": COOKIE, "has_token": COOKIE in request.cookies}
+    return {
+        "auth": current_settings().auth,
+        "cookie": COOKIE,
+        "has_token": COOKIE in request.cookies,
+    }
 
 
 @bp.app_template_filter("age")

@@ -82,7 +82,7 @@ def postgres() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         _unavailable("Postgres", make_url(DATABASE_URL).render_as_string(), exc)
     from service.cli import upgrade_database
-    from service.db import dispose_all
+    from store.db import dispose_all
 
     upgrade_database()
     yield DATABASE_URL
@@ -116,9 +116,7 @@ class WorkerProcess:
         command = [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "worker.app",
+            "worker",
             "worker",
             "--loglevel",
             "INFO",
@@ -172,19 +170,19 @@ def worker(services: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def app(services: None) -> Any:
     from service.app import create_app
 
-    return create_app({"TESTING": True})
+    return create_app(test_config={"TESTING": True})
 
 
 @pytest.fixture(scope="session")
 def make_token(postgres: str) -> Callable[..., str]:
     """A function ``make_token(owner, admin=False)`` that creates a token and returns it."""
-    from service import tokens
-    from service.db import sessions
-    from service.settings import get_settings
+    from store import tokens
+    from store.db import sessions
+    from store.settings import get_settings
 
     def make(owner: str, admin: bool = False) -> str:
         name = f"{owner}-{uuid.uuid4().hex[:8]}"
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             return tokens.create_token(session, name, owner, admin, get_settings().secret_key)
 
     return make
@@ -226,7 +224,7 @@ def wait_for_status(
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A queue of the test's own: the API's submissions go there, and only its workers read it."""
-    from service.settings import get_settings
+    from store.settings import get_settings
     from tests.service.servers import drop_queue, private_queue
 
     name = private_queue()

@@ -23,8 +23,8 @@ import httpx
 import redis
 from sqlalchemy.engine import make_url
 
-from service.db import engine_for, sessions
-from service.settings import get_settings
+from store.db import engine_for, sessions
+from store.settings import get_settings
 from tests.service.conftest import (
     DATABASE_URL,
     ROOT,
@@ -194,7 +194,7 @@ class ApiServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--workers", str(workers), "--timeout", "30", "service.wsgi:app"]
+        command += ["--workers", str(workers), "--timeout", "30", "service.wsgi:create_wsgi_app()"]
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             command,
@@ -256,7 +256,7 @@ def database_of_its_own(suffix: str) -> Iterator[str]:
 
 def auth_headers_for(database_url: str) -> dict[str, str]:
     """Headers with a new token stored in that database (as conftest's ``make_token`` does)."""
-    from service import tokens
+    from store import tokens
 
     with sessions(database_url).begin() as session:
         token = tokens.create_token(

@@ -10,12 +10,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service.cli import main, serve_auth
-from service.db import sessions
-from service.models import ApiToken, Job
-from service.settings import Settings, get_settings
-from service.tokens import find_token, hash_token
-from tests.service.conftest import ROOT
+from client.cli import main
+from service.cli import serve_auth
+from store.db import sessions
+from store.models import ApiToken, Job
+from store.settings import Settings, get_settings
+from store.tokens import find_token, hash_token
+from tests.service.conftest import DATABASE_URL, ROOT
 
 pytestmark = pytest.mark.usefixtures("services")
 
@@ -54,7 +55,7 @@ def test_token_lifecycle_through_the_cli(app: Any) -> None:
     client = bearer(app, token)
     submitted = client.post("/api/v1/jobs", json=JOB)
     assert submitted.status_code == 202
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         assert session.get(Job, submitted.get_json()["id"]).owner == "lifecycle"  # type: ignore[union-attr]
         row = session.scalars(select(ApiToken).where(ApiToken.name == "lifecycle-1")).one()
         # Only a keyed hash is kept: no column holds the token.
@@ -103,7 +104,7 @@ def test_wrong_secret_with_a_real_id_is_401_and_never_echoed(
 
 def test_the_secret_key_keys_the_hash(make_token: Callable[..., str]) -> None:
     token = make_token("keyed")
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         assert find_token(session, token, get_settings().secret_key) is not None
         assert find_token(session, token, "another deployment's key") is None
 
@@ -122,7 +123,7 @@ def test_auth_off_acts_for_local(app: Any, monkeypatch: pytest.MonkeyPatch) -> N
     job_id = submitted.get_json()["id"]
     assert client.get(f"/api/v1/jobs/{job_id}").status_code == 200
     assert job_id in [job["id"] for job in client.get("/api/v1/jobs").get_json()["items"]]
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         assert session.get(Job, job_id).owner == "local"  # type: ignore[union-attr]
 
 
@@ -144,15 +145,16 @@ def test_the_api_refuses_to_start_without_a_secret_key() -> None:
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     env["DATABASE_URL"] = "postgresql+psycopg://gradyard:hunter2@db:5432/gradyard"
     started = subprocess.run(
-        [sys.executable, "-c", "import service.wsgi"],
+        [sys.executable, "-c", "from service.wsgi import create_wsgi_app; create_wsgi_app()"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert started.returncode != 0
+    assert started.returncode == 2
     assert "SECRET_KEY is required" in started.stderr
+    assert "Traceback" not in started.stderr  # one line per bad setting, not a traceback
     assert "hunter2" not in started.stderr + started.stdout
 
 

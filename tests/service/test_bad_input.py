@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from service.db import sessions
-from service.models import Job
+from store.db import sessions
+from store.models import Job
+from tests.service.conftest import DATABASE_URL
 
 pytestmark = pytest.mark.usefixtures("services")
 
@@ -90,7 +91,7 @@ BAD_SPECS = [
 
 
 def job_count() -> int:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         return session.scalar(select(func.count()).select_from(Job)) or 0
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from service.cli import main
-from service.client import Client
+from client.cli import main
+from client.client import Client
 from tests.service.live_server import live_server
 
 __all__ = ["live_server"]  # the fixture, imported for this module's tests

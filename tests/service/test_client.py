@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
+from client.client import ApiError, Client
 from engine import predict, train
-from service.client import ApiError, Client
-from service.settings import get_settings
+from store.settings import get_settings
 from tests.service.live_server import live_server
 
 __all__ = ["live_server"]  # the fixture, imported for this module's tests

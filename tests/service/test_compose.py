@@ -26,7 +26,7 @@ import redis
 import yaml
 from sqlalchemy.engine import make_url
 
-from service.settings import Settings
+from store.settings import Settings
 from tests.service.conftest import BROKER_URL, DATABASE_URL, ROOT, admin_dsn, recreate_database
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -161,10 +161,10 @@ def test_env_example_documents_every_setting_and_compose_variable() -> None:
     assert example["POSTGRES_PASSWORD"] == "", "no password is a safe default: compose refuses"
 
 
-def test_one_dockerfile_installs_the_ops_extra_as_a_non_root_user() -> None:
+def test_one_dockerfile_installs_the_server_and_ops_extras_as_a_non_root_user() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
-    assert re.search(r"pip install .*\.\[ops\]", dockerfile)
+    assert re.search(r"pip install .*\.\[server,ops\]", dockerfile)
     users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from engine import train
-from service.db import sessions
-from service.models import Job
-from tests.service.conftest import wait_for_status
+from store.db import sessions
+from store.models import Job
+from tests.service.conftest import DATABASE_URL, wait_for_status
 from tests.service.servers import (
     kill_hard,
     running_on,
@@ -46,7 +46,7 @@ def submit(client: Any, spec: dict[str, Any]) -> str:
 
 def checkpoint_behind_progress(job_id: str) -> int | None:
     """The checkpoint's epoch once one is stored and epochs past it are recorded, else None."""
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         job = session.get_one(Job, job_id)
         if job.checkpoint is not None and job.checkpoint["epoch"] < job.epoch:
             return int(job.checkpoint["epoch"])

@@ -8,7 +8,7 @@ import pytest
 from engine import train
 from service.dashboard import boundary
 from service.dashboard.access import COOKIE
-from service.settings import get_settings
+from store.settings import get_settings
 from tests.service.conftest import wait_for_status
 
 # Two inputs, two classes, quick: a decision boundary to draw.

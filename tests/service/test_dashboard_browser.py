@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from service.settings import get_settings
+from store.settings import get_settings
 from tests.service.conftest import ROOT
 from tests.service.live_server import live_server
 

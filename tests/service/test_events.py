@@ -10,10 +10,10 @@ import pytest
 import redis
 from sqlalchemy import insert, update
 
-from service import events, jobs
-from service.db import sessions
-from service.models import EpochLoss, Job
-from tests.service.conftest import BROKER_URL, wait_for_status
+from store import events, jobs
+from store.db import sessions
+from store.models import EpochLoss, Job
+from tests.service.conftest import BROKER_URL, DATABASE_URL, wait_for_status
 
 NOTEBOOK = {"model": {"layers": [4, 4, 1]}, "data": {"generator": "notebook"}}
 
@@ -125,12 +125,12 @@ def test_a_finished_stream_says_so_and_bad_requests_are_problems(
 
 @pytest.fixture
 def job_id(services: None) -> str:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         return jobs.create_job(session, {"training": {"epochs": 5000}}, "events", "tester").id
 
 
 def set_job(job_id: str, **values: Any) -> None:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         session.execute(update(Job).where(Job.id == job_id).values(**values))
 
 
@@ -140,13 +140,13 @@ def record(job_id: str, first: int, last: int) -> None:
         {"job_id": job_id, "epoch": e, "loss": 1.0 / e, "accuracy": None}
         for e in range(first, last + 1)
     ]
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         session.execute(insert(EpochLoss), rows)
         session.execute(update(Job).where(Job.id == job_id).values(epoch=last))
 
 
 def read(job_id: str, cursor: events.Cursor) -> tuple[list[events.Event], events.Cursor]:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         return events.read_events(session, job_id, cursor)
 
 
@@ -180,7 +180,7 @@ def test_events_come_in_the_order_things_happened(job_id: str) -> None:
 
 
 def stream(job_id: str, wakeups: events.Wakeups, heartbeat: float = 30, most: float = 30) -> Any:
-    return events.stream(sessions(), job_id, events.Cursor(), wakeups, heartbeat, most)
+    return events.stream(sessions(DATABASE_URL), job_id, events.Cursor(), wakeups, heartbeat, most)
 
 
 def later(seconds: float, action: Any) -> threading.Thread:

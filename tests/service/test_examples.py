@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from client.client import Client
 from engine import train
-from service.client import Client
 from tests.service.conftest import ROOT
 from tests.service.live_server import live_server
 

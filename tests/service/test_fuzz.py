@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import update
 
 from service.app import create_app
-from service.db import sessions
-from service.models import Job, utcnow
-from service.settings import get_settings
-from tests.service.conftest import BROKER_URL
+from store.db import sessions
+from store.models import Job, utcnow
+from store.settings import get_settings
+from tests.service.conftest import BROKER_URL, DATABASE_URL
 from tests.service.servers import drop_queue, private_queue
 
 pytestmark = pytest.mark.usefixtures("services")
@@ -33,7 +33,7 @@ def fuzzed_jobs(services: None) -> Iterator[datetime]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(get_settings(), "queue_name", queue)
         yield started
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         session.execute(
             update(Job)
             .where(Job.status == "queued", Job.created_at >= started)
@@ -44,9 +44,9 @@ def fuzzed_jobs(services: None) -> Iterator[datetime]:
 
 # Loaded at import, as schemathesis wants: building the app and its document needs no server.
 # Event streams stay open until their job ends: a fuzzer's request would wait for nothing.
-schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app({"TESTING": True})).exclude(
-    path_regex=r"/events$"
-)
+schema = schemathesis.openapi.from_wsgi(
+    "/openapi.json", create_app(test_config={"TESTING": True})
+).exclude(path_regex=r"/events$")
 
 
 @schema.parametrize()

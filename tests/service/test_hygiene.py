@@ -8,11 +8,17 @@ from typing import Any
 from kombu import Connection, Exchange, Queue
 from sqlalchemy import update
 
-from service import jobs
-from service.db import sessions
-from service.models import Job
-from tests.service.conftest import BROKER_URL, QUEUE_NAME, WorkerProcess, wait_for_status
-from worker.app import RUN_JOB
+from store import jobs
+from store.db import sessions
+from store.models import Job
+from store.queue import RUN_JOB
+from tests.service.conftest import (
+    BROKER_URL,
+    DATABASE_URL,
+    QUEUE_NAME,
+    WorkerProcess,
+    wait_for_status,
+)
 
 NOTEBOOK_SPEC = {"training": {"epochs": 3}}
 
@@ -62,7 +68,7 @@ def publish_pickled_task(job_id: str, tripwire: Path) -> None:
 def test_a_pickled_message_is_refused_and_nothing_runs(
     worker: WorkerProcess, client: Any, tmp_path: Path
 ) -> None:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         forged = jobs.create_job(session, jobs_spec(client), "forged", "tester")
     tripwire = tmp_path / "unpickled"
     publish_pickled_task(forged.id, tripwire)
@@ -78,7 +84,7 @@ def test_a_pickled_message_is_refused_and_nothing_runs(
     log = worker.log_path.read_text(errors="replace")
     assert "Refusing to deserialize untrusted content of type pickle" in log
     assert worker.process.poll() is None
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         session.execute(update(Job).where(Job.id == forged.id).values(status="cancelled"))
 
 

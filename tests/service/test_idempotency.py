@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 import service.api.jobs as jobs_view
-from service import jobs
-from service.db import sessions
-from service.models import Job
-from tests.service.conftest import wait_for_status
+from store import jobs
+from store.db import sessions
+from store.models import Job
+from store.settings import Settings
+from tests.service.conftest import DATABASE_URL, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -24,7 +25,7 @@ RACERS = 8
 
 
 def rows_with_key(key: str) -> int:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         query = select(func.count()).select_from(Job).where(Job.idempotency_key == key)
         return session.scalar(query) or 0
 
@@ -82,9 +83,9 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = jobs_view.enqueue
 
-    def counting(job_id: str) -> None:
+    def counting(settings: Settings, job_id: str) -> None:
         calls.append(job_id)
-        real(job_id)
+        real(settings, job_id)
 
     monkeypatch.setattr(jobs_view, "enqueue", counting)
     return calls

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from engine import parse_spec
-from service.settings import get_settings
 from service.spec import LimitExceeded, check_limits
+from store.settings import get_settings
 from tests.service.conftest import wait_for_status
 from tests.service.servers import start_workers
 from tests.service.specs import moons_job
@@ -63,7 +63,7 @@ def test_a_body_over_the_limit_is_a_413_naming_it(
     from service.app import create_app
 
     monkeypatch.setattr(get_settings(), "max_body_bytes", 1000)
-    client = create_app({"TESTING": True}).test_client()
+    client = create_app(test_config={"TESTING": True}).test_client()
     body = b'{"name": "' + b"x" * 1000 + b'"}'
     response = client.post(
         "/api/v1/jobs", data=body, content_type="application/json", headers=auth_headers

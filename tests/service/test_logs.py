@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from service.logging_setup import JsonFormatter, job_context
-from service.settings import get_settings
+from store.logging_setup import JsonFormatter, job_context
+from store.settings import get_settings
 from tests.service.conftest import wait_for_status
 from tests.service.test_metrics import Metered, metered_worker, run_on
 

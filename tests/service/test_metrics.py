@@ -12,13 +12,20 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.db import sessions
-from service.jobs import create_job
-from service.models import Job
 from service.spec import JobSpec
-from tests.service.conftest import BROKER_URL, TEST_OWNER, WorkerProcess, wait_for_status
+from store.db import sessions
+from store.jobs import create_job
+from store.models import Job
+from store.queue import enqueue
+from store.settings import get_settings
+from tests.service.conftest import (
+    BROKER_URL,
+    DATABASE_URL,
+    TEST_OWNER,
+    WorkerProcess,
+    wait_for_status,
+)
 from tests.service.servers import drop_queue, free_port, private_queue, start_workers
-from worker.app import RUN_JOB, celery_app
 
 JOB = {"name": "metered", "training": {"epochs": 30}}
 
@@ -95,12 +102,12 @@ def metered_worker(services: None, tmp_path_factory: pytest.TempPathFactory) -> 
 def run_on(worker: Metered, timeout: float = 60) -> str:
     """Store JOB, send it to ``worker``'s private queue, wait for it to end; its id."""
     spec = JobSpec.model_validate(JOB).parsed().to_dict()
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         job_id = create_job(session, spec, "metered", TEST_OWNER).id
-    celery_app.send_task(RUN_JOB, args=[job_id], queue=worker.queue)
+    enqueue(get_settings().model_copy(update={"queue_name": worker.queue}), job_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             if session.get(Job, job_id).status in ("succeeded", "failed", "cancelled"):
                 return job_id
         time.sleep(0.05)
@@ -130,7 +137,7 @@ def test_worker_metrics_count_finished_jobs_and_time_epochs(metered_worker: Mete
 
 def test_a_queued_job_cancelled_by_the_api_counts_as_finished(client: Any, app: Any) -> None:
     spec = JobSpec.model_validate(JOB).parsed().to_dict()
-    with sessions().begin() as session:  # stored, never enqueued: it stays queued
+    with sessions(DATABASE_URL).begin() as session:  # stored, never enqueued: it stays queued
         job_id = create_job(session, spec, "cancel-me", TEST_OWNER).id
     cancelled = ("gradyard_jobs_finished_total", (("status", "cancelled"),))
     before = scrape(app.test_client()).get(cancelled, 0)

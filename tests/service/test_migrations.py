@@ -12,8 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
-from service.db import make_engine
-from service.models import Base
+from store.db import make_engine
+from store.models import Base
 from tests.service.conftest import DATABASE_URL, ROOT, RUN_TAG, drop_database, recreate_database
 
 

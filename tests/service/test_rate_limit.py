@@ -14,11 +14,11 @@ from alembic.config import Config
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import jobs, ratelimit
-from service.db import engine_for, sessions
-from service.models import Job, utcnow
-from service.settings import Settings, get_settings
-from tests.service.conftest import BROKER_URL, QUEUE_NAME, ROOT
+from store import jobs, ratelimit
+from store.db import engine_for, sessions
+from store.models import Job, utcnow
+from store.settings import Settings, get_settings
+from tests.service.conftest import BROKER_URL, DATABASE_URL, QUEUE_NAME, ROOT
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -36,7 +36,7 @@ def owner(app: Any, make_token: Callable[..., str]) -> tuple[str, Any]:
 
 
 def owned_jobs(owner: str) -> list[Job]:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         return list(session.query(Job).filter(Job.owner == owner))
 
 
@@ -102,7 +102,7 @@ def test_an_unreachable_counter_is_503_without_the_url(
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
     """Sessions on the suite's Postgres, or on a fresh embedded-mode SQLite file."""
     if request.param == "postgres":
-        return sessions()
+        return sessions(DATABASE_URL)
     url = f"sqlite:///{tmp_path / 'gradyard.db'}"
     with engine_for(url).begin() as connection:
         config = Config(str(ROOT / "alembic.ini"))
@@ -143,7 +143,7 @@ def test_too_many_active_jobs_is_429(
     name, client = owner
     monkeypatch.setattr(get_settings(), "max_active_jobs", 2)
     # Two jobs held active by hand (never queued), so no worker finishes them meanwhile.
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         held = [jobs.create_job(session, ENGINE_SPEC, "held", name).id for _ in range(2)]
         session.execute(update(Job).where(Job.id.in_(held)).values(status="running"))
     try:
@@ -152,9 +152,9 @@ def test_too_many_active_jobs_is_429(
         assert refused.get_json()["type"] == "/problems/too-many-active-jobs"
         assert "2 of your jobs" in refused.get_json()["detail"]
         assert len(owned_jobs(name)) == 2
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             session.execute(update(Job).where(Job.id == held[0]).values(status="succeeded"))
         assert client.post("/api/v1/jobs", json=JOB).status_code == 202
     finally:
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             session.execute(update(Job).where(Job.id.in_(held)).values(status="cancelled"))

@@ -13,13 +13,13 @@ import pytest
 import redis
 from sqlalchemy import delete, select, update
 
-from service.db import sessions
-from service.jobs import create_job
-from service.models import EpochLoss, Job, utcnow
-from service.progress import ProgressRecorder, Superseded, claim_job, fail_job, finish_job
-from service.reaper import reap
-from service.settings import Settings, get_settings
-from tests.service.conftest import BROKER_URL
+from store.db import sessions
+from store.jobs import create_job
+from store.models import EpochLoss, Job, utcnow
+from store.progress import ProgressRecorder, Superseded, claim_job, fail_job, finish_job
+from store.reaper import reap
+from store.settings import Settings, get_settings
+from tests.service.conftest import BROKER_URL, DATABASE_URL
 from tests.service.servers import drop_queue, private_queue
 from worker.reaper import reap_once
 
@@ -42,7 +42,7 @@ def make_job() -> Iterator[Any]:
     made: list[str] = []
 
     def make(**columns: Any) -> str:
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             job = create_job(session, SPEC, "reaper test", "reaper-test")
             for name, value in columns.items():
                 setattr(job, name, value)
@@ -50,23 +50,23 @@ def make_job() -> Iterator[Any]:
             return job.id
 
     yield make
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         session.execute(delete(Job).where(Job.id.in_(made)))
 
 
 def row(job_id: str) -> Job:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         return session.get_one(Job, job_id)
 
 
 def claim(job_id: str, heartbeat_timeout: float = 60) -> Any:
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         return claim_job(session, job_id, 3, heartbeat_timeout)
 
 
 def go_silent(job_id: str) -> None:
     """Make the job's worker look dead: its last heartbeat two days ago."""
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - 2 * DAY))
 
 
@@ -82,12 +82,12 @@ def test_a_duplicate_message_does_not_run_a_job_a_live_worker_runs(make_job: Any
 def test_a_superseded_run_can_no_longer_write(make_job: Any, settings: Settings) -> None:
     job_id = make_job()
     old = claim(job_id)
-    recorder = ProgressRecorder(sessions(), job_id, old.attempt, 0.1, 100)
+    recorder = ProgressRecorder(sessions(DATABASE_URL), job_id, old.attempt, 0.1, 100)
     recorder.add(1, 0.5, None)
     recorder.flush()
 
     go_silent(job_id)
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         assert reap(session, settings).to_enqueue == [job_id]
     assert row(job_id).status == "queued"
     recorder.add(2, 0.4, None)
@@ -96,9 +96,9 @@ def test_a_superseded_run_can_no_longer_write(make_job: Any, settings: Settings)
     new = claim(job_id)
     assert new.attempt == 2
 
-    with pytest.raises(Superseded), sessions().begin() as session:
+    with pytest.raises(Superseded), sessions(DATABASE_URL).begin() as session:
         finish_job(session, job_id, old.attempt, {"weights": "of the old run"})
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         fail_job(session, job_id, "the old run's error", old.attempt)
         epochs = session.scalars(select(EpochLoss.epoch).where(EpochLoss.job_id == job_id))
         assert list(epochs) == [1]
@@ -114,7 +114,7 @@ def test_reaper_settles_each_kind_of_orphan(make_job: Any, settings: Settings) -
     alive = make_job(status="running", attempts=1, heartbeat_at=utcnow())
     waiting = make_job()
 
-    with sessions().begin() as session:
+    with sessions(DATABASE_URL).begin() as session:
         reaped = reap(session, settings)
     assert sorted(reaped.to_enqueue) == sorted([silent, lost])
     assert reaped.failed == [spent] and reaped.cancelled == [stopping]
@@ -125,7 +125,9 @@ def test_reaper_settles_each_kind_of_orphan(make_job: Any, settings: Settings) -
     assert row(stopping).status == "cancelled"
     assert row(alive).status == "running" and row(waiting).status == "queued"
 
-    with sessions().begin() as session:  # enqueued again: not again before QUEUED_TIMEOUT
+    with sessions(
+        DATABASE_URL
+    ).begin() as session:  # enqueued again: not again before QUEUED_TIMEOUT
         assert reap(session, settings).to_enqueue == []
 
 
@@ -138,7 +140,7 @@ def test_reapers_in_several_workers_requeue_a_job_once(make_job: Any, settings: 
 
     def one_reaper() -> None:
         start.wait()
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             found.extend(reap(session, settings).to_enqueue)
 
     threads = [threading.Thread(target=one_reaper) for _ in range(4)]
@@ -156,7 +158,7 @@ def test_reaper_pass_puts_a_message_on_the_queue(
     monkeypatch.setattr(get_settings(), "queue_name", queue)
     lost = make_job(created_at=utcnow() - 2 * DAY)
     try:
-        assert reap_once(settings).to_enqueue == [lost]
+        assert reap_once(settings.model_copy(update={"queue_name": queue})).to_enqueue == [lost]
         assert redis.Redis.from_url(BROKER_URL).llen(queue) == 1
     finally:
         drop_queue(BROKER_URL, queue)

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from service.db import sessions
-from service.models import EpochLoss, Job
+from store.db import sessions
+from store.models import EpochLoss, Job
 from tests.service.conftest import BROKER_URL, WorkerProcess
 from tests.service.servers import (
     ApiServer,

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from service.db import sessions
-from service.models import Job
-from tests.service.conftest import wait_for_status
+from store.db import sessions
+from store.models import Job
+from tests.service.conftest import DATABASE_URL, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -87,7 +87,7 @@ def test_lists_show_only_your_own_jobs(tenants: dict[str, Any]) -> None:
     for owner, other in (("alice", "bob"), ("bob", "alice")):
         own = listed(clients[owner])
         assert jobs[owner] in own and jobs[other] not in own
-        with sessions().begin() as session:
+        with sessions(DATABASE_URL).begin() as session:
             owners = {session.get(Job, job_id).owner for job_id in own}  # type: ignore[union-attr]
         assert len(owners) == 1
         assert jobs[other] not in listed(clients[owner], "&status=succeeded")

@@ -10,15 +10,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, delete, func, literal, select, tuple_, update
+from sqlalchemy import Row, delete, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.events import publish_after_commit
-from service.models import EpochLoss, Job, utcnow
-
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
-ACTIVE = ("queued", "running", "cancelling")
+from store.events import publish_after_commit
+from store.models import EpochLoss, Job, utcnow
+from store.moves import move
+from store.status import ACTIVE, TERMINAL, JobStatus
 
 
 class Conflict(Exception):
@@ -47,7 +45,7 @@ def create_job(
         name=name,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        status="queued",
+        status=JobStatus.QUEUED,
         spec=spec,
         epochs=spec["training"]["epochs"],
         epoch=0,
@@ -169,24 +167,16 @@ def loss_page(
 
 def request_cancel(session: Session, job: Job) -> Job:
     """Cancel a queued job now, or ask a running one to stop at its next epoch boundary."""
-    if job.status in ("cancelling", "cancelled"):
+    if job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
         return job
     if job.status in TERMINAL:
-        raise Conflict(f"job is already {job.status}")
-    now = utcnow()
-    # Conditional updates: the worker may be changing the status at the same moment.
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.status == "queued")
-        .values(status="cancelled", finished_at=now)
-    )
-    cancelled = isinstance(result, CursorResult) and result.rowcount > 0
-    if not cancelled:
-        session.execute(
-            update(Job).where(Job.id == job.id, Job.status == "running").values(status="cancelling")
-        )
+        raise Conflict(f"the job has already {job.status}")
+    # Conditional moves: the worker may be changing the status at the same moment.
+    queued = [JobStatus.QUEUED]
+    if not move(session, JobStatus.CANCELLED, Job.id == job.id, among=queued, finished_at=utcnow()):
+        move(session, JobStatus.CANCELLING, Job.id == job.id)
     session.refresh(job)
-    if job.status in ("succeeded", "failed"):
-        raise Conflict(f"job is already {job.status}")
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        raise Conflict(f"the job has already {job.status}")
     publish_after_commit(session, job.id)  # live streams show the cancel at once
     return job

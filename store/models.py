@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -21,6 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
+from store.status import JobStatus
+
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,6 +32,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The schema's own guard on the state machine's names (migration 0003 adds it).
+STATUS_IN_ENUM = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus))
 
 # JSONB on Postgres (compact, indexable), plain JSON text elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -67,6 +73,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        CheckConstraint(STATUS_IN_ENUM, name="status"),
         UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
     )
 
@@ -74,7 +81,7 @@ class Job(Base):
     # The tenant that submitted the job: its token's owner, or "local" when AUTH is off.
     owner: Mapped[str] = mapped_column(String(64), default="local")
     name: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     epochs: Mapped[int] = mapped_column(Integer)
     epoch: Mapped[int] = mapped_column(Integer, default=0)

@@ -37,12 +37,12 @@ import redis
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import EpochLoss, Job
-from service.settings import get_settings
+from store.models import EpochLoss, Job
+from store.settings import Settings
+from store.status import TERMINAL, JobStatus
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 MAX_POINTS = 500
 # How long a browser waits before reconnecting after the stream ends (the SSE "retry" field).
 RETRY_MS = 1000
@@ -101,8 +101,13 @@ def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Eve
         select(Job.status, Job.epoch, Job.epochs, Job.error).where(Job.id == job_id)
     ).one_or_none()
     if job is None:
-        gone = Cursor(cursor.epoch, "failed")
-        data = {"status": "failed", "epoch": cursor.epoch, "epochs": None, "error": "job deleted"}
+        gone = Cursor(cursor.epoch, JobStatus.FAILED)
+        data = {
+            "status": JobStatus.FAILED,
+            "epoch": cursor.epoch,
+            "epochs": None,
+            "error": "job deleted",
+        }
         return [Event(str(gone), "status", data)], gone
     events: list[Event] = []
     status_changed = job.status != cursor.status
@@ -234,11 +239,20 @@ class Wakeups:
         time.sleep(min(max(seconds, 0.0), self.poll_seconds))
 
 
+# Set when an app or worker is built (``configure``); until then streams poll and nobody wakes.
+_wakeups = Wakeups(None, 0.5)
+
+
+def configure(settings: Settings) -> None:
+    """Wake streams through the settings' broker when it is Redis (called by the app factories)."""
+    global _wakeups
+    url = settings.broker_url if settings.broker_url.startswith(("redis://", "rediss://")) else None
+    _wakeups = Wakeups(url, settings.events_poll_seconds)
+
+
 def wakeups() -> Wakeups:
     """The wake-ups the configured broker allows."""
-    settings = get_settings()
-    url = settings.broker_url if settings.broker_url.startswith(("redis://", "rediss://")) else None
-    return Wakeups(url, settings.events_poll_seconds)
+    return _wakeups
 
 
 def publish(job_id: str) -> None:

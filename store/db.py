@@ -1,12 +1,12 @@
-"""Database engine and session factory, shared by the API and the worker."""
+"""Database engines and session factories, one per database URL, for the API and the worker."""
 
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
-
-from service.settings import get_settings
 
 
 def make_engine(url: str) -> Engine:
@@ -32,17 +32,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 _engines: dict[str, Engine] = {}
 
 
-def engine_for(url: str | None = None) -> Engine:
-    """The process's engine for ``url`` (default: the configured one); one pool per database."""
-    url = url or get_settings().database_url
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def engine_for(url: str) -> Engine:
+    """The process's engine for the database at ``url``: one pool per database."""
     if url not in _engines:
         _engines[url] = make_engine(url)
     return _engines[url]
 
 
-def sessions(url: str | None = None) -> sessionmaker[Session]:
-    """A session factory on the database; callers open ``with sessions().begin() as session``."""
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+def sessions(url: str) -> sessionmaker[Session]:
+    """The session factory on ``url``; callers open ``with sessions(url).begin() as session``."""
+    if url not in _factories:
+        _factories[url] = sessionmaker(engine_for(url), expire_on_commit=False)
+    return _factories[url]
 
 
 def dispose_after_fork() -> None:
@@ -55,3 +59,11 @@ def dispose_all() -> None:
     """Close every pooled connection of this process."""
     for engine in _engines.values():
         engine.dispose()
+
+
+def printable_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1]

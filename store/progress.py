@@ -20,11 +20,10 @@ from sqlalchemy import ColumnElement, and_, delete, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.events import publish, publish_after_commit
-from service.models import EpochLoss, Job, utcnow
-
-RUNNABLE = ("queued", "running")
-ACTIVE = ("running", "cancelling")
+from store.events import publish, publish_after_commit
+from store.models import EpochLoss, Job, utcnow
+from store.moves import move, set_status
+from store.status import WORKING, JobStatus
 
 
 class Superseded(Exception):
@@ -56,19 +55,22 @@ def claim_job(
     alive = job.heartbeat_at is not None and now - job.heartbeat_at < timedelta(
         seconds=heartbeat_timeout
     )
-    if job.status in ACTIVE and alive:  # a duplicate message: a live worker runs the job
+    if job.status in WORKING and alive:  # a duplicate message: a live worker runs the job
         return None
-    if job.status == "cancelling":  # asked to stop while its worker died: it has stopped.
-        job.status, job.finished_at = "cancelled", now
+    if job.status == JobStatus.CANCELLING:  # asked to stop while its worker died: it has stopped.
+        set_status(job, JobStatus.CANCELLED)
+        job.finished_at = now
         return None
-    if job.status not in RUNNABLE:
+    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
         return None
     job.attempts += 1
     if job.attempts > max_attempts:
-        job.status, job.finished_at = "failed", now
+        set_status(job, JobStatus.FAILED)
+        job.finished_at = now
         job.error = f"gave up after {max_attempts} attempts: the worker running it kept dying"
         return None
-    job.status, job.heartbeat_at = "running", now
+    set_status(job, JobStatus.RUNNING)
+    job.heartbeat_at = now
     job.started_at = job.started_at or now
     publish_after_commit(session, job_id)
     return Claim(spec=job.spec, checkpoint=job.checkpoint, attempt=job.attempts)
@@ -76,7 +78,7 @@ def claim_job(
 
 def _owned(job_id: str, attempt: int) -> ColumnElement[bool]:
     """The job row, as long as this attempt is still the one running it."""
-    return and_(Job.id == job_id, Job.attempts == attempt, Job.status.in_(ACTIVE))
+    return and_(Job.id == job_id, Job.attempts == attempt, Job.status.in_(WORKING))
 
 
 def _fenced_update(session: Session, job_id: str, attempt: int, **values: Any) -> str:
@@ -148,7 +150,7 @@ class ProgressRecorder:
         self._last_flush = clock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         self._pending: Future[str] | None = None
-        self.status = "running"
+        self.status: str = JobStatus.RUNNING
 
     def add(self, epoch: int, loss: float, accuracy: float | None) -> None:
         """Remember one epoch's result until the next flush."""
@@ -254,16 +256,10 @@ def insert_losses(
 
 def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:
     """End a job: succeeded with its weights, or cancelled when ``weights`` is None."""
-    status = "succeeded" if weights is not None else "cancelled"
-    _fenced_update(
-        session,
-        job_id,
-        attempt,
-        status=status,
-        weights=weights,
-        checkpoint=None,
-        finished_at=utcnow(),
-    )
+    status = JobStatus.SUCCEEDED if weights is not None else JobStatus.CANCELLED
+    values = {"weights": weights, "checkpoint": None, "finished_at": utcnow()}
+    if not move(session, status, _owned(job_id, attempt), among=WORKING, **values):
+        raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
     publish_after_commit(session, job_id)
     return status
 
@@ -271,9 +267,6 @@ def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, A
 def fail_job(session: Session, job_id: str, error: str, attempt: int | None = None) -> None:
     """End a job as failed with a message that says why (only if ``attempt`` still owns it)."""
     where = _owned(job_id, attempt) if attempt is not None else Job.id == job_id
-    session.execute(
-        update(Job)
-        .where(where, Job.status.in_(ACTIVE))
-        .values(status="failed", error=error, checkpoint=None, finished_at=utcnow())
-    )
+    values = {"error": error, "checkpoint": None, "finished_at": utcnow()}
+    move(session, JobStatus.FAILED, where, among=WORKING, **values)
     publish_after_commit(session, job_id)

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from service.settings import get_settings
-
 job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
 
 
@@ -40,10 +38,10 @@ class _TextFormatter(logging.Formatter):
         return super().format(record) + (f" [job {job_id}]" if job_id else "")
 
 
-def configure(level: int | str = logging.INFO) -> None:
-    """Send every logger's records to stderr in the format LOG_FORMAT names (json or text)."""
+def configure(log_format: str, level: int | str = logging.INFO) -> None:
+    """Send every logger's records to stderr in ``log_format`` (LOG_FORMAT: json or text)."""
     handler = logging.StreamHandler(sys.stderr)
-    if get_settings().log_format == "json":
+    if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -1,6 +1,6 @@
 """The ``gradyard`` client commands: submit, status, list, losses, weights, predict, cancel, watch.
 
-They talk to a server over HTTP through service.client (never to the database), so they work
+They talk to a server over HTTP through client.client (never to the database), so they work
 against any Gradyard: ``--url``/``GRADYARD_URL`` names it, ``--token``/``GRADYARD_TOKEN`` is the
 API token. Results go to stdout, progress bars to stderr. Exit codes:
 
@@ -17,7 +17,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -26,7 +27,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from service.client import DEFAULT_URL, ApiError, Client
+from client.client import DEFAULT_URL, ApiError, Client
 
 JOB_FAILED, USAGE, API_ERROR, UNREACHABLE = 1, 2, 3, 4
 F = TypeVar("F", bound=Callable[..., Any])
@@ -210,7 +211,32 @@ def _summary(job: dict[str, Any]) -> str:
 COMMANDS = (submit, watch, status, list_jobs, losses, weights, predict, cancel)
 
 
-def register(group: click.Group) -> None:
-    """Add the client commands to the ``gradyard`` group."""
-    for command in COMMANDS:
-        group.add_command(command)
+class _Gradyard(click.Group):
+    """The client's commands, plus the server's (serve, worker, db, tokens) where it is installed.
+
+    The server's commands are entry points of the ``gradyard.commands`` group, loaded only when
+    asked for: with only the client installed (``pip install 'gradyard[client]'``) they are
+    simply absent, and this package never imports the server's.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_server_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or _server_commands().get(cmd_name)
+
+
+@cache
+def _server_commands() -> dict[str, click.Command]:
+    commands = {}
+    for entry in entry_points(group="gradyard.commands"):
+        try:
+            commands[entry.name] = entry.load()
+        except ImportError:  # the server's dependencies are not installed: client only
+            continue
+    return commands
+
+
+@click.group(cls=_Gradyard, commands=COMMANDS)
+def main() -> None:
+    """Gradyard: train small neural networks on demand."""

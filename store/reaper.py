@@ -13,11 +13,13 @@ never act on one job twice.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, func, update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
-from service.models import Job, utcnow
-from service.settings import Settings
+from store.models import Job, utcnow
+from store.moves import move
+from store.settings import Settings
+from store.status import JobStatus
 
 
 @dataclass
@@ -33,47 +35,40 @@ def reap(session: Session, settings: Settings, now: datetime | None = None) -> R
     """Requeue, fail or cancel the orphaned jobs; the ids that need a message again."""
     now = now or utcnow()
     silent = Job.heartbeat_at < now - timedelta(seconds=settings.heartbeat_timeout)
+    running, cancelling = [JobStatus.RUNNING], [JobStatus.CANCELLING]
     reaped = Reaped()
     # Asked to stop, then its worker died: it has stopped.
-    reaped.cancelled = _ids(
-        session,
-        update(Job)
-        .where(Job.status == "cancelling", silent)
-        .values(status="cancelled", checkpoint=None, finished_at=now),
+    reaped.cancelled = move(
+        session, JobStatus.CANCELLED, silent, among=cancelling, checkpoint=None, finished_at=now
     )
-    reaped.failed = _ids(
+    reaped.failed = move(
         session,
-        update(Job)
-        .where(Job.status == "running", silent, Job.attempts >= settings.max_attempts)
-        .values(
-            status="failed",
-            checkpoint=None,
-            finished_at=now,
-            error=(
-                f"gave up: its worker stopped responding (no heartbeat for "
-                f"{settings.heartbeat_timeout:g} s) and the job has used its "
-                f"{settings.max_attempts} attempts (MAX_ATTEMPTS)"
-            ),
+        JobStatus.FAILED,
+        silent,
+        Job.attempts >= settings.max_attempts,
+        among=running,
+        checkpoint=None,
+        finished_at=now,
+        error=(
+            f"gave up: its worker stopped responding (no heartbeat for "
+            f"{settings.heartbeat_timeout:g} s) and the job has used its "
+            f"{settings.max_attempts} attempts (MAX_ATTEMPTS)"
         ),
     )
     # Back to queued: the old worker, should it be alive after all, is fenced out of the row.
     # heartbeat_at of a queued job is when it was last enqueued.
-    requeued = _ids(
-        session,
-        update(Job)
-        .where(Job.status == "running", silent)
-        .values(status="queued", heartbeat_at=now),
-    )
+    requeued = move(session, JobStatus.QUEUED, silent, among=running, heartbeat_at=now)
     waiting = func.coalesce(Job.heartbeat_at, Job.created_at)
-    unstarted = _ids(
-        session,
-        update(Job)
-        .where(Job.status == "queued", waiting < now - timedelta(seconds=settings.queued_timeout))
-        .values(heartbeat_at=now),
+    unstarted = list(
+        session.scalars(
+            update(Job)
+            .where(
+                Job.status == JobStatus.QUEUED,
+                waiting < now - timedelta(seconds=settings.queued_timeout),
+            )
+            .values(heartbeat_at=now)
+            .returning(Job.id)
+        )
     )
     reaped.to_enqueue = requeued + unstarted
     return reaped
-
-
-def _ids(session: Session, statement: Update) -> list[str]:
-    return list(session.scalars(statement.returning(Job.id)))

@@ -9,6 +9,7 @@ Without it, the values are the one process's own, which is right for a single pr
 
 import time
 from collections.abc import Iterator
+from functools import cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,42 +25,65 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from service.db import sessions
-from service.models import Job
-from service.settings import get_settings
+from store.db import sessions
+from store.models import Job
+from store.settings import Settings
+from store.status import TERMINAL, JobStatus
 
 # Epochs of small models take micro- to milliseconds; jobs take milliseconds to hours.
 _EPOCH_BUCKETS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 _JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0)
 _HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
-_multiproc_dir = get_settings().prometheus_multiproc_dir
-if _multiproc_dir is not None:
-    _multiproc_dir.mkdir(parents=True, exist_ok=True)
 # What prometheus_client decided at its import, from the real environment (not .env).
 MULTIPROCESS = values.ValueClass is not values.MutexValue
 
-JOBS_SUBMITTED = Counter("gradyard_jobs_submitted", "Jobs accepted by POST /api/v1/jobs.")
-JOBS_FINISHED = Counter(
-    "gradyard_jobs_finished", "Job runs that ended, by the status they ended in.", ["status"]
-)
-JOB_SECONDS = Histogram(
-    "gradyard_job_duration_seconds",
-    "Seconds a worker spent on one delivery of a job, by the status it ended in.",
-    ["status"],
-    buckets=_JOB_BUCKETS,
-)
-EPOCH_SECONDS = Histogram(
-    "gradyard_epoch_duration_seconds",
-    "Mean seconds per epoch, observed once per batch of epochs the worker persists.",
-    buckets=_EPOCH_BUCKETS,
-)
-HTTP_SECONDS = Histogram(
-    "gradyard_http_request_duration_seconds",
-    "API request latency by route (the URL rule, not the raw path), method and status.",
-    ["route", "method", "status"],
-    buckets=_HTTP_BUCKETS,
-)
+
+def prepare(settings: Settings) -> None:
+    """Create the multiprocess folder the settings name (before the first metric is counted)."""
+    if settings.prometheus_multiproc_dir is not None:
+        settings.prometheus_multiproc_dir.mkdir(parents=True, exist_ok=True)
+
+
+class Instruments:
+    """Gradyard's counters and histograms; one set per process, made on first use, not at import
+    (in multiprocess mode making one opens a file in the metrics folder)."""
+
+    def __init__(self) -> None:
+        self.jobs_submitted = Counter(
+            "gradyard_jobs_submitted", "Jobs accepted by POST /api/v1/jobs."
+        )
+        self.jobs_finished = Counter(
+            "gradyard_jobs_finished",
+            "Job runs that ended, by the status they ended in.",
+            ["status"],
+        )
+        self.job_seconds = Histogram(
+            "gradyard_job_duration_seconds",
+            "Seconds a worker spent on one delivery of a job, by the status it ended in.",
+            ["status"],
+            buckets=_JOB_BUCKETS,
+        )
+        self.epoch_seconds = Histogram(
+            "gradyard_epoch_duration_seconds",
+            "Mean seconds per epoch, observed once per batch of epochs the worker persists.",
+            buckets=_EPOCH_BUCKETS,
+        )
+        self.http_seconds = Histogram(
+            "gradyard_http_request_duration_seconds",
+            "API request latency by route (the URL rule, not the raw path), method and status.",
+            ["route", "method", "status"],
+            buckets=_HTTP_BUCKETS,
+        )
+        for status in sorted(TERMINAL):  # every series from the start, at 0
+            self.jobs_finished.labels(status)
+            self.job_seconds.labels(status)
+
+
+@cache
+def instruments() -> Instruments:
+    """This process's instruments."""
+    return Instruments()
 
 
 class EpochTimer:
@@ -72,16 +96,19 @@ class EpochTimer:
         """Observe the mean duration of the epochs since the last lap, up to ``epoch``."""
         now = time.perf_counter()
         if epoch > self._epoch:
-            EPOCH_SECONDS.observe((now - self._start) / (epoch - self._epoch))
+            instruments().epoch_seconds.observe((now - self._start) / (epoch - self._epoch))
         self._epoch, self._start = epoch, now
 
 
 class QueueDepth(Collector):
     """Jobs queued and not yet started, counted in SQL when scraped (ix_jobs_status serves it)."""
 
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with sessions().begin() as session:
-            queued = session.scalar(select(func.count()).where(Job.status == "queued"))
+        with sessions(self._database_url).begin() as session:
+            queued = session.scalar(select(func.count()).where(Job.status == JobStatus.QUEUED))
         gauge = GaugeMetricFamily("gradyard_queue_depth", "Jobs queued, not yet started.")
         gauge.add_metric([], float(queued or 0))
         yield gauge
@@ -96,8 +123,8 @@ def registry() -> CollectorRegistry:
     return combined
 
 
-def exposition() -> tuple[bytes, str]:
+def exposition(database_url: str) -> tuple[bytes, str]:
     """The API's scrape: every process's metrics and the queue depth; and its content type."""
     queue = CollectorRegistry()
-    queue.register(QueueDepth())
+    queue.register(QueueDepth(database_url))
     return generate_latest(registry()) + generate_latest(queue), CONTENT_TYPE_LATEST

@@ -14,9 +14,9 @@ from functools import cache
 import redis
 from sqlalchemy.orm import Session
 
-from service import jobs
-from service.models import utcnow
-from service.settings import Settings
+from store import jobs
+from store.models import utcnow
+from store.settings import Settings
 
 
 class RateLimited(Exception):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.models import ApiToken, utcnow
+from store.models import ApiToken, utcnow
 
 PREFIX = "gy_"
 _TOKEN = re.compile(r"gy_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")

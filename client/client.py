@@ -1,4 +1,4 @@
-"""A Python client for Gradyard's HTTP API, on httpx: ``from service.client import Client``.
+"""A Python client for Gradyard's HTTP API, on httpx: ``from client.client import Client``.
 
     with Client("http://127.0.0.1:8000", token) as gy:
         job = gy.submit({"name": "notebook", "training": {"epochs": 20}})

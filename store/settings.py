@@ -4,7 +4,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     checkpoint_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, gt=0)
 
-    # Crash safety (service/reaper.py): a running job's worker proves it is alive every
+    # Crash safety (store/reaper.py): a running job's worker proves it is alive every
     # heartbeat_seconds; a job silent for heartbeat_timeout is requeued, or failed after
     # max_attempts. Each worker looks for such jobs at start-up and every reaper_seconds, and
     # enqueues again a queued job that no worker has started for queued_timeout.
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # Where submissions are counted; empty means the broker when it is Redis, else the database.
     rate_limit_url: str | None = None
 
-    # Live events (service/events.py): without Redis a stream re-reads the job every
+    # Live events (store/events.py): without Redis a stream re-reads the job every
     # events_poll_seconds; with Redis it waits for the worker's wake-up, re-reading anyway and
     # sending a keep-alive comment after events_heartbeat_seconds of quiet. A stream ends after
     # events_max_seconds and the client resumes with Last-Event-ID: under gunicorn's 30 s worker
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(default=5.0, gt=0)
     events_max_seconds: float = Field(default=25.0, gt=0)
 
-    # Observability (service/metrics.py, service/logging_setup.py). PROMETHEUS_MULTIPROC_DIR is
+    # Observability (store/metrics.py, store/logging_setup.py). PROMETHEUS_MULTIPROC_DIR is
     # also read by prometheus_client itself, at import: it must name an empty directory per run
     # shared by every process whose metrics /metrics should add up (gunicorn's and the worker's).
     prometheus_multiproc_dir: Path | None = None
@@ -104,10 +104,27 @@ class Settings(BaseSettings):
         return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
 
 
+class ConfigError(Exception):
+    """Settings the environment gives that Gradyard cannot run with: one line per bad setting."""
+
+
+def load_settings() -> Settings:
+    """Settings read from the environment now; ``ConfigError`` says each bad one in a line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {message}" if name else message)
+        raise ConfigError("\n".join(lines)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once (by the first app or command built)."""
+    return load_settings()
 
 
 class _ExplicitAuth(BaseSettings):

@@ -1,0 +1,85 @@
+"""Handing a job to the workers: one message naming the task and carrying the job id.
+
+The API and the reaper send the task *by name* through a small Celery client made from the
+settings (no tasks of its own), so nothing here imports the worker. The broker's configuration
+is defined once, here, and the worker's Celery app builds on it.
+"""
+
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from store.settings import Settings
+
+RUN_JOB = "gradyard.run_job"
+# Fail fast when the broker is down: the client gets a 503 rather than a hung request.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+_clients: dict[tuple[object, ...], Celery] = {}
+
+
+class BrokerUnavailable(Exception):
+    """The message broker could not take the job."""
+
+
+def broker_config(settings: Settings) -> dict[str, Any]:
+    """What every Celery app of Gradyard's needs to reach the broker: URL, queue, JSON only."""
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "task_default_queue": settings.queue_name,
+        "task_serializer": "json",
+        "accept_content": ["json"],  # a pickled message is refused, never run
+        "result_serializer": "json",
+        "task_ignore_result": True,  # the job row is the result; no result backend
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {},
+    }
+    if settings.broker_url.startswith("filesystem"):
+        folder = settings.broker_dir
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        config["broker_transport_options"] = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),  # else ./control
+            "store_processed": False,
+        }
+        # The file-system transport has no fan-out exchange for remote control.
+        config["worker_enable_remote_control"] = False
+    return config
+
+
+def _client(settings: Settings) -> Celery:
+    key = (settings.broker_url, settings.queue_name, settings.broker_dir)
+    if key not in _clients:  # kept for the process: it holds the broker's connection pool
+        client = Celery("gradyard-client", set_as_current=False)
+        client.conf.update(broker_config(settings))
+        _clients[key] = client
+    return _clients[key]
+
+
+def enqueue(settings: Settings, job_id: str) -> None:
+    """Queue job ``job_id`` for a worker; ``BrokerUnavailable`` if the broker cannot be reached."""
+    try:
+        _client(settings).send_task(
+            RUN_JOB,
+            args=[job_id],
+            queue=settings.queue_name,
+            retry=True,
+            retry_policy=PUBLISH_RETRY,
+        )
+    except (OperationalError, OSError) as exc:
+        raise BrokerUnavailable(str(exc)) from exc
+
+
+def broker_reachable(settings: Settings) -> bool:
+    """True when a connection to the broker can be opened now."""
+    try:
+        with _client(settings).connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except (OperationalError, OSError):
+        return False
+    return True
