@@ -190,11 +190,12 @@ class PostgresCluster:
 class ApiServer:
     """The API under gunicorn, as deployed, with its own environment and its log in a file."""
 
-    def __init__(self, log_path: Path, workers: int = 1, **env: str) -> None:
+    def __init__(self, log_path: Path, workers: int = 1, threads: int = 1, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--workers", str(workers), "--timeout", "30", "service.wsgi:create_wsgi_app()"]
+        command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "30"]
+        command.append("service.wsgi:create_wsgi_app()")
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             command,
