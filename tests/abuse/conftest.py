@@ -1,4 +1,5 @@
-"""The abuse suite: each test attacks a running stack as a hostile tenant would, and asserts a bound.
+"""The abuse suite: each test attacks a running stack as a hostile tenant would, and asserts a
+bound.
 
 It runs on the service suite's real servers (Postgres, Redis, real worker processes, gunicorn as
 deployed, AUTH on). Fixtures are shared with tests/service; ``stack`` is the API under gunicorn.
@@ -25,7 +26,7 @@ from tests.service.servers import ApiServer
 
 
 @pytest.fixture(scope="session")
-def stack(services: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def stack(services: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:  # noqa: F811
     """The API under gunicorn (two workers, eight threads each), as compose deploys it."""
     log = tmp_path_factory.mktemp("abuse") / "api.log"
     server = ApiServer(log, workers=2, threads=8)
