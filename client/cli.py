@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, wraps
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -33,15 +33,24 @@ JOB_FAILED, USAGE, API_ERROR, UNREACHABLE = 1, 2, 3, 4
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _connection(command: F) -> F:
-    """Add --url and --token, and turn errors into one line and an exit code."""
+URL_HELP = f"the server (default: $GRADYARD_URL, else {DEFAULT_URL})"
+TOKEN_HELP = "the API token (default: $GRADYARD_TOKEN)"
 
-    @click.option(
-        "--url", envvar="GRADYARD_URL", default=DEFAULT_URL, show_default=True, help="server"
-    )
-    @click.option("--token", envvar="GRADYARD_TOKEN", default=None, help="API token")
+
+def _connection(command: F) -> F:
+    """Add --url and --token, and turn errors into one line and an exit code.
+
+    Either option may also come before the command (``gradyard --url URL list``); one given
+    after it wins.
+    """
+
+    @click.option("--url", default=None, metavar="URL", help=URL_HELP)
+    @click.option("--token", default=None, help=TOKEN_HELP)
     @wraps(command)
-    def run(url: str, token: str | None, **kwargs: Any) -> Any:
+    def run(url: str | None, token: str | None, **kwargs: Any) -> Any:
+        before = click.get_current_context().find_root().params
+        url = url if url is not None else before.get("url") or DEFAULT_URL
+        token = token if token is not None else before.get("token")
         try:
             with Client(url, token) as client:
                 return command(client, **kwargs)
@@ -100,7 +109,8 @@ def status(client: Client, job_id: str, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @_connection
 def list_jobs(client: Client, status_: str | None, limit: int) -> None:
-    """List your newest jobs."""
+    """List your newest jobs, one line each under a header row."""
+    click.echo(LIST_HEADER)
     for job in client.jobs(status=status_, limit=limit):
         click.echo(_summary(job))
 
@@ -178,7 +188,8 @@ def _progress_bar(epochs: int) -> Iterator[Callable[[str, dict[str, Any]], None]
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.fields[status]:<10}"),
-        BarColumn(),
+        # Green once complete, whatever the terminal's theme (it looked empty when grey).
+        BarColumn(complete_style="green", finished_style="bold green"),
         TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"),
         TextColumn("loss {task.fields[loss]}"),
         TimeRemainingColumn(),
@@ -195,16 +206,24 @@ def _progress_bar(epochs: int) -> Iterator[Callable[[str, dict[str, Any]], None]
         yield update
 
 
+LIST_HEADER = (
+    f"{'ID':<36}  {'STATUS':<10}  {'EPOCH':>15}  {'LOSS':>11}  {'ACCURACY':>8}  "
+    f"{'CREATED (UTC)':<19}  NAME"
+)
+
+
 def _summary(job: dict[str, Any]) -> str:
+    """A job on one line, in the columns of LIST_HEADER (times in UTC, as the API gives them)."""
     progress = job["progress"]
+    epochs = f"{progress['epoch']}/{progress['epochs']}"
     loss = "-" if job["latest_loss"] is None else f"{job['latest_loss']:.6g}"
     accuracy = job.get("latest_accuracy")
-    extra = "" if accuracy is None else f"  accuracy {accuracy:.3f}"
-    created = datetime.fromisoformat(job["created_at"]).strftime("%Y-%m-%d %H:%M:%S")
+    shown = "-" if accuracy is None else f"{accuracy:.4f}"
+    created = datetime.fromisoformat(job["created_at"]).astimezone(UTC)
     name = job.get("name") or "-"
     return (
-        f"{job['id']}  {job['status']:<10}  {progress['epoch']}/{progress['epochs']}  "
-        f"loss {loss}{extra}  {created}  {name}"
+        f"{job['id']:<36}  {job['status']:<10}  {epochs:>15}  {loss:>11}  {shown:>8}  "
+        f"{created:%Y-%m-%d %H:%M:%S}  {name}"
     )
 
 
@@ -238,5 +257,7 @@ def _server_commands() -> dict[str, click.Command]:
 
 
 @click.group(cls=_Gradyard, commands=COMMANDS)
-def main() -> None:
+@click.option("--url", envvar="GRADYARD_URL", default=None, metavar="URL", help=URL_HELP)
+@click.option("--token", envvar="GRADYARD_TOKEN", default=None, help=TOKEN_HELP)
+def main(url: str | None, token: str | None) -> None:
     """Gradyard: train small neural networks on demand."""

@@ -1,8 +1,8 @@
-"""A Python client for Gradyard's HTTP API, on httpx: ``from client.client import Client``.
+"""A Python client for Gradyard's HTTP API, on httpx: ``from client import Client``.
 
     with Client("http://127.0.0.1:8000", token) as gy:
         job = gy.submit({"name": "notebook", "training": {"epochs": 20}})
-        done = gy.wait(job["id"], on_epoch=lambda e: print(e["epoch"], e["loss"]))
+        done = gy.wait(job["id"], on_progress=lambda e: print(e["epoch"], e["loss"]))
         outputs = gy.predict(job["id"], [[2.0, 3.0, -1.0]])
 
 Every error the API answers raises ``ApiError``, which carries the problem document.
@@ -119,39 +119,53 @@ class Client:
         """Cancel a queued job, or ask a running one to stop; the job's document."""
         return self._json("POST", f"/api/v1/jobs/{job_id}/cancel")
 
-    def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
-        """The job's live events until its terminal status, reconnecting where a stream ends."""
+    def events(
+        self, job_id: str, last_event_id: str | None = None, timeout: float | None = None
+    ) -> Iterator[Event]:
+        """The job's live events until its terminal status, reconnecting where a stream ends.
+
+        With ``timeout``, raises ``TimeoutError`` once that many seconds have passed, whether or
+        not anything arrives meanwhile (the server's keep-alives end each wait within seconds).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-            timeout = httpx.Timeout(self._http.timeout.connect, read=STREAM_READ_TIMEOUT)
             url = f"/api/v1/jobs/{job_id}/events"
-            with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
-                if response.status_code == 204:
-                    return  # the server says we have seen the end already
-                if response.is_error:
-                    response.read()
-                    raise _api_error(response)
-                for event in _parse_sse(response.iter_lines()):
-                    last_event_id = event.id
-                    yield event
-                    if event.event == "status" and event.data["status"] in TERMINAL:
-                        return
+            try:
+                read = _read_timeout(deadline)
+                with self._http.stream("GET", url, headers=headers, timeout=read) as response:
+                    if response.status_code == 204:
+                        return  # the server says we have seen the end already
+                    if response.is_error:
+                        response.read()
+                        raise _api_error(response)
+                    for event in _parse_sse(response.iter_lines(), deadline):
+                        last_event_id = event.id
+                        yield event
+                        if event.event == "status" and event.data["status"] in TERMINAL:
+                            return
+            except httpx.ReadTimeout:
+                if deadline is None or time.monotonic() < deadline:
+                    raise
+            _check(deadline, job_id, timeout)
             time.sleep(0.2)  # the server ended a long stream: resume from the last id
 
     def wait(
         self,
         job_id: str,
-        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        """Block until the job ends; its final document. ``on_epoch`` gets each epoch event's
-        data (``epoch``, ``epochs``, ``loss``, ``accuracy``, ``points``) as it arrives."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for event in self.events(job_id):
-            if event.event == "epoch" and on_epoch is not None:
-                on_epoch(event.data)
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
+        """Block until the job ends (``TimeoutError`` after ``timeout`` s); its final document.
+
+        ``on_progress`` is called once per progress event: one per batch of epochs the worker
+        saved (every few hundred milliseconds), not once per epoch. Its argument holds the newest
+        ``epoch``, ``epochs``, ``loss`` and ``accuracy``, and ``points``: ``[epoch, loss,
+        accuracy]`` rows of the batch's epochs (at most 500, evenly spaced, the newest last).
+        """
+        for event in self.events(job_id, timeout=timeout):
+            if event.event == "epoch" and on_progress is not None:
+                on_progress(event.data)
         return self.get(job_id)
 
     def _json(self, method: str, url: str, **kwargs: Any) -> Any:
@@ -177,11 +191,29 @@ def _api_error(response: httpx.Response) -> ApiError:
     return ApiError(problem)
 
 
-def _parse_sse(lines: Iterator[str]) -> Iterator[Event]:
-    """Events from Server-Sent Events lines (comments and ``retry`` lines are skipped)."""
+def _read_timeout(deadline: float | None) -> httpx.Timeout:
+    """How long one read of a stream may wait: the usual, or what is left before the deadline."""
+    read = STREAM_READ_TIMEOUT
+    if deadline is not None:
+        read = max(0.1, min(read, deadline - time.monotonic()))
+    return httpx.Timeout(10.0, read=read)
+
+
+def _check(deadline: float | None, job_id: str, timeout: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
+
+
+def _parse_sse(lines: Iterator[str], deadline: float | None = None) -> Iterator[Event]:
+    """Events from Server-Sent Events lines (comments and ``retry`` lines are skipped).
+
+    Every line, a keep-alive comment too, is a chance to notice that ``deadline`` has passed.
+    """
     fields: dict[str, str] = {}
     data: list[str] = []
     for line in lines:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("the deadline passed while waiting for events")
         if not line:
             if data:
                 yield Event(fields.get("id", ""), fields.get("event", "message"), _load(data))

@@ -109,3 +109,21 @@ def test_errors_are_one_line_and_an_exit_code(gradyard: Any, tmp_path: Path) -> 
     assert anonymous.exit_code == 3 and "401 Unauthorized" in anonymous.stderr
     nowhere = gradyard("list", "--url", "http://127.0.0.1:9")
     assert nowhere.exit_code == 4 and nowhere.stderr.startswith("error: cannot reach")
+
+
+def test_connection_options_go_before_the_command_too(
+    live_server: str, api_token: str, gradyard: Any
+) -> None:
+    args = ["--url", live_server, "--token", api_token, "list", "--limit", "1"]
+    before = CliRunner().invoke(main, args, env={}, catch_exceptions=False)
+    assert before.exit_code == 0, before.output
+    header = before.stdout.splitlines()[0].split()
+    assert header[:2] == ["ID", "STATUS"] and "(UTC)" in header
+    # One given after the command wins over one given before it.
+    after = CliRunner().invoke(
+        main, ["--url", "http://127.0.0.1:9", "list", "--url", live_server, "--token", api_token]
+    )
+    assert after.exit_code == 0, after.output
+    # Help shows where the default comes from, not a default that the environment overrides.
+    helped = gradyard("list", "--help").stdout
+    assert "$GRADYARD_URL" in helped and "[default: http" not in helped

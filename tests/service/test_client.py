@@ -1,5 +1,6 @@
 """The Python client against the API served over real HTTP, with a real worker."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +32,7 @@ def test_submit_wait_and_read_everything_back(gy: Client) -> None:
     seen: list[dict[str, Any]] = []
     job = gy.submit({"name": "client", "training": {"epochs": 400, "seed": 2}})
     assert job["status"] == "queued"
-    done = gy.wait(job["id"], on_epoch=seen.append, timeout=60)
+    done = gy.wait(job["id"], on_progress=seen.append, timeout=60)
     assert done["status"] == "succeeded" and done["progress"]["epoch"] == 400
     assert seen and seen[-1]["epoch"] == 400
     assert [e["epoch"] for e in seen] == sorted({e["epoch"] for e in seen})
@@ -92,3 +93,14 @@ def test_errors_carry_the_problem_document(gy: Client, live_server: str) -> None
     with Client(live_server, "gy_nottherightone") as stranger, pytest.raises(ApiError) as denied:
         stranger.submit({})
     assert denied.value.status == 401
+
+
+def test_a_wait_times_out_on_time_while_nothing_arrives(gy: Client, queue: str) -> None:
+    # The test's own queue has no worker: the job stays queued and its stream stays quiet
+    # (a keep-alive every 5 s at most). The timeout must hold anyway.
+    job = gy.submit({"training": {"epochs": 5}})
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        gy.wait(job["id"], timeout=2)
+    assert time.monotonic() - started < 8  # 2 s, plus slack for a loaded machine
+    gy.cancel(job["id"])
