@@ -98,6 +98,7 @@ class Stack:
                 str(self.api_workers),
                 "--log-level",
                 "warning",
+                "--no-control-socket",
                 "service.wsgi:create_wsgi_app()",
             ]
         )

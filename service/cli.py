@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def api_command(port: int, workers: int = 2) -> list[str]:
         "5",
         "--access-logfile",
         "-",
+        # Each gunicorn its own: they would all share ~/.gunicorn/gunicorn.ctl otherwise.
+        "--no-control-socket",
         "service.wsgi:create_wsgi_app()",
     ]
 
@@ -107,10 +110,15 @@ def serve(port: int | None) -> None:
     auth = serve_auth(settings)
     upgrade_database()
     # A fresh metrics directory per run, shared by the API's and the worker's processes, so
-    # that /metrics adds up both (see service/metrics.py).
-    metrics_dir = settings.prometheus_multiproc_dir or Path("var/metrics")
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
+    # that /metrics adds up both (see store/metrics.py); each run its own, so that two serves
+    # from one checkout never count into (or wipe) each other's.
+    if settings.prometheus_multiproc_dir is not None:
+        metrics_dir = settings.prometheus_multiproc_dir
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+    else:
+        Path("var").mkdir(exist_ok=True)
+        metrics_dir = Path(tempfile.mkdtemp(prefix="metrics-", dir="var"))
     env = child_environment(
         AUTH="on" if auth else "off", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir.resolve())
     )
@@ -129,10 +137,13 @@ def serve(port: int | None) -> None:
         f"-d '{NOTEBOOK_JOB}'" + (' -H "Authorization: Bearer $TOKEN"' if auth else "")
     )
     if auth:
-        # The same program that is serving, so the token lands in the same database.
-        click.echo(
-            f"  with a token made first: TOKEN=$({shlex.quote(sys.argv[0])} tokens create me)"
-        )
+        # The same program that is serving, so the token lands in the same database; settings
+        # that came from this shell's environment (not from .env) must be set there too.
+        command = f"TOKEN=$({shlex.quote(sys.argv[0])} tokens create me)"
+        click.echo(f"  with a token made first: {command}")
+        exported = [name for name in ("DATABASE_URL", "SECRET_KEY") if name in os.environ]
+        if exported:
+            click.echo(f"  (run it where {' and '.join(exported)} are set as for this server)")
     else:
         click.secho(
             f"WARNING: AUTH is off: anyone who can reach {url} sees, cancels and reads every job "
@@ -141,7 +152,11 @@ def serve(port: int | None) -> None:
             bold=True,
         )
     click.echo("Press Ctrl-C to stop.\n")
-    _supervise(processes)
+    try:
+        _supervise(processes)
+    finally:
+        if settings.prometheus_multiproc_dir is None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def serve_auth(settings: Settings) -> bool:

@@ -195,6 +195,7 @@ class ApiServer:
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
         command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "30"]
+        command.append("--no-control-socket")
         command.append("service.wsgi:create_wsgi_app()")
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(

@@ -105,3 +105,19 @@ def test_auth_on_make_run_needs_a_token(start: Start) -> None:
     job_url = f"{url}/api/v1/jobs/{response.json()['id']}"
     assert httpx.get(job_url, headers=headers, timeout=10).status_code == 200
     assert token not in log.read_text(), "a token reached the log"
+
+
+@pytest.mark.timeout(180)
+def test_two_serves_from_one_folder_keep_their_own_metrics(start: Start) -> None:
+    first, _, _ = start()
+    second, _, _ = start()
+    httpx.post(f"{first}/api/v1/jobs", json=JOB, timeout=10).raise_for_status()
+
+    def submitted(url: str) -> float:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        lines = [
+            line for line in text.splitlines() if line.startswith("gradyard_jobs_submitted_total")
+        ]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    assert submitted(first) == 1.0 and submitted(second) == 0.0
