@@ -18,6 +18,9 @@ def create_app(
     """Build the API application on ``settings`` (default: read from the environment)."""
     settings = settings or get_settings()
     app = Flask(__name__)
+    # "/api/v1/jobs//losses" (an empty $ID) is a 404 problem, not a redirect page to another URL.
+    app.url_map.merge_slashes = False
+    app.before_request(problems.refuse_empty_segments)
     config.install(app, settings)
     store_metrics.prepare(settings)
     events.configure(settings)

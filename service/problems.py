@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -68,6 +68,13 @@ def from_validation_error(exc: ValidationError, prefix: str = "") -> Problem:
             }
         )
     return validation_problem(errors)
+
+
+def refuse_empty_segments() -> None:
+    """A path with an empty segment names nothing: 404, never a redirect to a guessed URL."""
+    if "//" in request.path:
+        detail = "no such resource: the path has an empty segment (an empty job id?)"
+        raise Problem(404, "Not Found", detail, "not-found")
 
 
 def register(app: Flask) -> None:

@@ -169,3 +169,10 @@ def test_unknown_route_and_method(client: Any) -> None:
     assert_problem(client.get("/api/v1/nothing-here"), 404)
     body = assert_problem(client.delete("/api/v1/jobs"), 405)
     assert "not allowed" in body["detail"].lower()
+
+
+def test_an_empty_job_id_is_a_404_problem_not_a_redirect(client: Any) -> None:
+    for path in ("/api/v1/jobs//losses", "/api/v1/jobs//weights", "/api/v1/jobs/", "/jobs//x"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.mimetype == "application/problem+json", path

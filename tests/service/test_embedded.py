@@ -87,14 +87,27 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             os.killpg(server.process.pid, signal.SIGKILL)
 
 
-def readme_curl_session() -> list[str]:
-    """The curl commands of the README's 'API at a glance' block, continuation lines joined."""
+def readme_curl_session() -> list[tuple[str, str]]:
+    """The curl commands of the README's 'API at a glance' block (continuation lines joined),
+    each with the answer it shows after ``# ->``."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## The API at a glance", 1)[1]
     block = re.search(r"```sh\n(.*?)```", section, re.S)
     assert block, "README lost its curl session"
     joined = block.group(1).replace("\\\n", " ")
-    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("curl")]
+    session = []
+    for line in joined.splitlines():
+        if line.startswith("curl"):
+            command, _, shown = line.partition("# ->")
+            session.append((command.strip(), shown.strip()))
+    return session
+
+
+def shows(shown: str, answer: Any) -> bool:
+    """Whether the answer is what the README shows, ``…`` standing for anything (spaces aside)."""
+    pattern = ".*?".join(re.escape(part) for part in shown.replace(" ", "").split("…"))
+    actual = json.dumps(answer, separators=(",", ":"))
+    return re.fullmatch(pattern, actual) is not None
 
 
 def run_curl(command: str, url: str, job_id: str = "") -> Any:
@@ -121,13 +134,16 @@ def wait_status(url: str, job_id: str, statuses: set[str], timeout: float = 60) 
 
 
 def test_readme_curl_session_against_gradyard_serve(serve: Serve) -> None:
-    commands = readme_curl_session()
-    assert len(commands) >= 5
-    submitted = run_curl(commands[0], serve.url)
-    assert submitted["status"] == "queued", submitted
+    session = readme_curl_session()
+    assert len(session) >= 6 and all(shown for _, shown in session)
+    (submit, shown), *rest = session
+    submitted = run_curl(submit, serve.url)
+    assert shows(shown, submitted), (shown, submitted)
     job_id = submitted["id"]
     wait_status(serve.url, job_id, {"succeeded"})
-    answers = [run_curl(command, serve.url, job_id) for command in commands[1:]]
+    answers = [run_curl(command, serve.url, job_id) for command, _ in rest]
+    for (_, shown), answer in zip(rest, answers, strict=True):
+        assert shows(shown, answer), (shown, answer)  # every output shown is the real one
     job, losses, weights, predicted, cancelled = answers[:5]
     for answer in (job, losses, weights, predicted):
         assert not str(answer.get("type", "")).startswith("/problems"), answer
