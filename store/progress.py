@@ -270,3 +270,21 @@ def fail_job(session: Session, job_id: str, error: str, attempt: int | None = No
     values = {"error": error, "checkpoint": None, "finished_at": utcnow()}
     move(session, JobStatus.FAILED, where, among=WORKING, **values)
     publish_after_commit(session, job_id)
+
+
+def hand_back(session: Session, job_id: str, attempt: int, checkpoint: dict[str, Any]) -> bool:
+    """Put a running job back in the queue with a fresh checkpoint (its worker is stopping).
+
+    False when this attempt no longer owns it, or it was asked to cancel meanwhile (then the
+    runner ends it as cancelled instead).
+    """
+    moved = move(
+        session,
+        JobStatus.QUEUED,
+        _owned(job_id, attempt),
+        among=[JobStatus.RUNNING],
+        checkpoint=checkpoint,
+        heartbeat_at=utcnow(),  # for a queued job: when it was last enqueued
+    )
+    publish_after_commit(session, job_id)
+    return bool(moved)

@@ -22,12 +22,15 @@ from store.progress import (
     claim_job,
     fail_job,
     finish_job,
+    hand_back,
     rewind,
 )
+from store.queue import BrokerUnavailable, enqueue
 from store.retry import is_transient, with_retry
 from store.settings import Settings
 from store.status import JobStatus
 from worker.heartbeat import Heartbeat
+from worker.shutdown import stop_requested
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,6 +120,10 @@ def _train_recording(
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
                 if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING:
                     break
+                if stop_requested.is_set():  # this worker is stopping: another one resumes it
+                    if _hand_back(factory, settings, job_id, claim.attempt, training, recorder):
+                        return JobStatus.QUEUED
+                    break  # cancelled meanwhile: end it so
         epoch_timer.lap(training.epoch)
         recorder.flush()
         weights = training.weights() if training.done else None
@@ -140,6 +147,29 @@ def _train_recording(
     recorder.flush()  # the epochs that did run stay visible beside the error
     _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error, attempt))
     return JobStatus.FAILED
+
+
+def _hand_back(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: str,
+    attempt: int,
+    training: Training,
+    recorder: ProgressRecorder,
+) -> bool:
+    """Checkpoint the job after its last recorded epoch, queue it again; False if it was
+    cancelled meanwhile (``Superseded`` if another attempt owns it)."""
+    recorder.flush()  # every epoch the checkpoint covers is recorded first
+    checkpoint = training.checkpoint()
+    what = f"job {job_id}: hand back"
+    if not _write(factory, settings, what, lambda s: hand_back(s, job_id, attempt, checkpoint)):
+        return False
+    try:
+        enqueue(settings, job_id)
+    except BrokerUnavailable:  # still queued: the reaper sends it again after QUEUED_TIMEOUT
+        log.warning("job %s handed back, but the broker is unreachable", job_id)
+    log.info("job %s handed back after epoch %d: this worker is stopping", job_id, training.epoch)
+    return True
 
 
 def _write(
