@@ -26,8 +26,17 @@ class Settings(BaseSettings):
     max_parameters: int = Field(default=100_000, gt=0)
     max_samples: int = Field(default=10_000, gt=0)
     max_epochs: int = Field(default=1_000_000, gt=0)
-    max_work: int = Field(default=100_000_000, gt=0, description="epochs x samples")
+    # The work budget (engine/cost.py), from the spec before it is stored: the training graph's
+    # memory (parameters x samples per batch x measured bytes) and the total work (parameters x
+    # samples x epochs; about 100 ns each here, so the default is some 3 hours of one core).
+    max_graph_bytes: int = Field(default=2 * 1024**3, gt=0)
+    max_work: int = Field(
+        default=100_000_000_000, gt=0, description="parameters x samples x epochs"
+    )
     max_predict_batch: int = Field(default=10_000, gt=0)
+    # Each pool process's data memory (RLIMIT_DATA): a job that escapes the estimate fails with a
+    # clear error instead of waking the OOM killer. Empty or 0: no cap.
+    worker_memory_bytes: int | None = Field(default=4 * 1024**3, ge=0)
 
     # How often a worker writes progress: whichever comes first.
     flush_seconds: float = Field(default=0.25, gt=0)
@@ -77,7 +86,9 @@ class Settings(BaseSettings):
     # "json": one JSON object per log line; "text" for people reading a terminal.
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
-    @field_validator("prometheus_multiproc_dir", "worker_metrics_port", mode="before")
+    @field_validator(
+        "prometheus_multiproc_dir", "worker_metrics_port", "worker_memory_bytes", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -50,10 +50,9 @@ def create_celery(settings: Settings) -> Celery:
     """A Celery app configured from the settings, with Gradyard's task and signal hooks."""
     metrics.prepare(settings)
     events.configure(settings)
-    app = Celery(
-        "gradyard",
-        include=["worker.tasks", "worker.reaper", "worker.observability", "worker.shutdown"],
-    )
+    # The task, and the modules whose signal hooks the worker needs (they connect at import).
+    hooks = ["worker.reaper", "worker.observability", "worker.shutdown", "worker.limits"]
+    app = Celery("gradyard", include=["worker.tasks", *hooks])
     app.conf.update(celery_config(settings))
     app.conf.gradyard_settings = settings  # read back by the task and the hooks
     return app

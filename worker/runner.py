@@ -94,15 +94,17 @@ def _train_recording(
     recorder: ProgressRecorder,
 ) -> str:
     attempt = claim.attempt
+    training: Training | None = None
     try:
         training = Training(claim.spec, resume=claim.checkpoint)
         if claim.checkpoint is not None:
             log.info("job %s attempt %d resumes after epoch %d", job_id, attempt, training.epoch)
+        resumed = training.epoch
         _write(
             factory,
             settings,
             f"job {job_id}: rewind",
-            lambda s: rewind(s, job_id, attempt, training.epoch),
+            lambda s: rewind(s, job_id, attempt, resumed),
         )
         last_checkpoint = started = time.monotonic()
         epoch_timer = EpochTimer(training.epoch)
@@ -137,6 +139,12 @@ def _train_recording(
         error = str(exc)
     except TimeLimitReached:
         error = f"ran longer than the time limit of {settings.job_time_limit:g} s (JOB_TIME_LIMIT)"
+    except MemoryError:
+        cap = settings.worker_memory_bytes or 0
+        error = (
+            f"ran out of memory: the job needs more than the worker's cap of "
+            f"{cap / 1024**3:.3g} GiB (WORKER_MEMORY_BYTES); use a smaller model or batch_size"
+        )
     except Superseded:
         raise
     except Exception as exc:
@@ -144,6 +152,7 @@ def _train_recording(
             raise  # the database stayed down: the reaper requeues the job once it is back
         log.exception("job %s failed unexpectedly", job_id)
         error = f"the worker failed: {type(exc).__name__}: {exc}"
+    training = None  # its graph goes now, before the writes below need memory (MemoryError)
     recorder.flush()  # the epochs that did run stay visible beside the error
     _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error, attempt))
     return JobStatus.FAILED
