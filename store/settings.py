@@ -48,12 +48,16 @@ class Settings(BaseSettings):
     # heartbeat_seconds; a job silent for heartbeat_timeout is requeued, or failed after
     # max_attempts. Each worker looks for such jobs at start-up and every reaper_seconds, and
     # enqueues again a queued job that no worker has started for queued_timeout.
-    heartbeat_seconds: float = Field(default=5.0, gt=0)
-    heartbeat_timeout: float = Field(default=60.0, gt=0)
-    reaper_seconds: float = Field(default=15.0, gt=0)
+    # Together they bound recovery after a `kill -9`: about heartbeat_timeout + reaper_seconds.
+    heartbeat_seconds: float = Field(default=2.0, gt=0)
+    heartbeat_timeout: float = Field(default=10.0, gt=0)
+    reaper_seconds: float = Field(default=2.0, gt=0)
     queued_timeout: float = Field(default=300.0, gt=0)
     # Longest a job may run per delivery before it is failed (checked between epochs).
     job_time_limit: float = Field(default=21_600.0, gt=0)
+    # Past JOB_TIME_LIMIT a job has this long to reach an epoch boundary and fail itself cleanly,
+    # before Celery's hard time limit kills its pool process (then the job fails as killed).
+    job_kill_grace_seconds: float = Field(default=30.0, gt=0)
     # How long a worker retries a database write through an outage before giving up.
     db_retry_seconds: float = Field(default=60.0, gt=0)
 

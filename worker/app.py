@@ -11,10 +11,6 @@ from store.db import dispose_after_fork
 from store.queue import broker_config
 from store.settings import Settings
 
-# Past JOB_TIME_LIMIT a job has this long to reach an epoch boundary and fail itself cleanly,
-# before Celery's hard limit kills its process.
-KILL_GRACE_SECONDS = 30.0
-
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The broker's configuration plus the worker's: late acks, one long task at a time."""
@@ -43,7 +39,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 def hard_time_limit(settings: Settings) -> float:
     """Seconds after which a job's process is killed: JOB_TIME_LIMIT plus a grace period."""
-    return settings.job_time_limit + KILL_GRACE_SECONDS
+    return settings.job_time_limit + settings.job_kill_grace_seconds
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -74,16 +74,17 @@ def running_on(workers: list[WorkerProcess], job_id: str, attempt: int) -> Worke
 def kill_hard(worker: WorkerProcess) -> None:
     """``kill -9`` the worker and its pool processes at once, as a machine that loses power."""
     parent = worker.process.pid
-    children = _children(parent)
+    pool = children(parent)
     os.kill(parent, signal.SIGKILL)  # the parent first, so it cannot requeue the message
-    for pid in children:
+    for pid in pool:
         with contextlib.suppress(ProcessLookupError):  # it may have exited already
             os.kill(pid, signal.SIGKILL)
     worker.process.wait()
     worker.stop()
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The ids of the processes whose parent is ``pid``."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
