@@ -166,26 +166,40 @@ def serve_auth(settings: Settings) -> bool:
 
 
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until a child exits or we are interrupted, then stop every child cleanly."""
-    stopping = False
+    """Wait until a child exits or we are interrupted, then stop every child cleanly.
 
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
+    A terminal's Ctrl-C reaches the children too (one process group): each is then stopping
+    already, and a second signal would make Celery's shutdown a cold one that cannot hand its
+    running job back. So after SIGINT they get a while to end by themselves before a SIGTERM.
+    """
+    received: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping and all(p.poll() is None for p in processes):
+    while not received and all(p.poll() is None for p in processes):
         time.sleep(0.2)
+    if received and received[0] == signal.SIGINT:
+        _wait_all(processes, seconds=10)
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    _wait_all(processes, seconds=20)
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    codes = [p.returncode for p in processes]
+    if not received and any(codes):
+        raise SystemExit(f"a Gradyard process stopped unexpectedly (exit codes {codes})")
+
+
+def _wait_all(processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
-    codes = [p.returncode for p in processes]
-    if not stopping and any(codes):
-        raise SystemExit(f"a Gradyard process stopped unexpectedly (exit codes {codes})")
+            return

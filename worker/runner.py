@@ -42,6 +42,9 @@ class TimeLimitReached(Exception):
 
 def run_job(settings: Settings, job_id: str) -> str:
     """Train job ``job_id`` to its end (or until cancelled); return the status it ended in."""
+    if stop_requested.is_set():  # a message taken while this worker stops: for another worker
+        enqueue(settings, job_id)
+        return "deferred"
     factory = sessions(settings.database_url)
     claim = _write(
         factory,

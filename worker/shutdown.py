@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import task_prerun, worker_process_init, worker_shutting_down
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,21 @@ HANDBACK_SIGNAL = signal.SIGUSR2
 stop_requested = threading.Event()
 
 
+def _request_stop(_signum: int, _frame: object) -> None:
+    stop_requested.set()
+
+
 @worker_process_init.connect
-def _listen_for_handback(**_: Any) -> None:
+def _fresh_process(**_: Any) -> None:
     stop_requested.clear()
-    signal.signal(HANDBACK_SIGNAL, lambda *_: stop_requested.set())
+
+
+@task_prerun.connect
+def _listen_for_handback(**_: Any) -> None:
+    # Here, in the pool process before each task, not at its start: billiard sets its own
+    # handler for most signals (SIGUSR2 too) after the pool process's initializer has run.
+    if signal.getsignal(HANDBACK_SIGNAL) is not _request_stop:
+        signal.signal(HANDBACK_SIGNAL, _request_stop)
 
 
 @worker_shutting_down.connect

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engine import train
 from tests.service.specs import moons_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +35,14 @@ def free_port() -> int:
 class Serve:
     """`gradyard serve` in its own folder, as `make run` starts it."""
 
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(self, folder: Path, port: int, **extra_env: str) -> None:
         self.url = f"http://127.0.0.1:{port}"
         env = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("DATABASE_URL", "BROKER_URL", "QUEUE_NAME", "AUTH"))
         }
-        env.update(PORT=str(port), AUTH="off")
+        env.update(PORT=str(port), AUTH="off", **extra_env)
         self.log = (folder / "serve.log").open("ab")
         self.process = subprocess.Popen(
             [GRADYARD, "serve"],
@@ -154,15 +156,62 @@ def test_readme_curl_session_against_gradyard_serve(serve: Serve) -> None:
     assert cancelled["status"] == 409  # the README's last line cancels a finished job
 
 
+def stored_status(folder: Path, job_id: str) -> str:
+    """The job's status as the embedded database holds it while nothing serves it."""
+    with sqlite3.connect(folder / "var" / "gradyard.db") as connection:
+        [status] = connection.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return str(status)
+
+
 def test_ctrl_c_stops_cleanly_and_queued_jobs_survive_a_restart(serve: Serve) -> None:
-    ids = [httpx.post(f"{serve.url}/api/v1/jobs", json=SLOW_JOB).json()["id"] for _ in range(4)]
-    wait_status(serve.url, ids[0], {"running", "succeeded"})
+    long_job = moons_job(100_000, samples=20)
+    running = httpx.post(f"{serve.url}/api/v1/jobs", json=long_job).json()["id"]
+    wait_status(serve.url, running, {"running"})
+    ids = [httpx.post(f"{serve.url}/api/v1/jobs", json=SLOW_JOB).json()["id"] for _ in range(3)]
+    started = time.monotonic()
     assert serve.ctrl_c() == 0, serve.output()
+    assert time.monotonic() - started < 30  # seconds, not the long job's minutes
+    assert stored_status(serve.folder, running) == "queued"  # handed back at once, checkpointed
 
     again = Serve(serve.folder, free_port())
     try:
         again.wait_ready()
+        # The long job resumes from its checkpoint (one worker: cancel it, so the rest can run).
+        resumed = wait_status(again.url, running, {"running"}, timeout=120)
+        assert resumed["attempts"] == 2 and resumed["progress"]["epoch"] > 0
+        httpx.post(f"{again.url}/api/v1/jobs/{running}/cancel").raise_for_status()
         for job_id in ids:
             assert wait_status(again.url, job_id, {"succeeded", "failed"})["status"] == "succeeded"
     finally:
         assert again.ctrl_c() == 0, again.output()
+
+
+def test_kill_9_of_make_run_then_make_run_again_resumes_bitwise(tmp_path: Path) -> None:
+    fast = {"CHECKPOINT_SECONDS": "0.3", "HEARTBEAT_TIMEOUT": "3"}
+    server = Serve(tmp_path, free_port(), **fast)
+    job = moons_job(2500, samples=20, seed=5)
+    try:
+        server.wait_ready()
+        job_id = httpx.post(f"{server.url}/api/v1/jobs", json=job).json()["id"]
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.url}/api/v1/jobs/{job_id}").json()["progress"]["epoch"] < 200:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.1)
+    finally:
+        os.killpg(server.process.pid, signal.SIGKILL)  # the whole process group, at once
+        server.process.wait()
+        server.log.close()
+    killed_at = stored_status(tmp_path, job_id)
+    assert killed_at == "running"
+
+    again = Serve(tmp_path, free_port(), **fast)
+    try:
+        again.wait_ready()
+        done = wait_status(again.url, job_id, {"succeeded", "failed"}, timeout=180)
+        losses = httpx.get(f"{again.url}/api/v1/jobs/{job_id}/losses?limit=10000").json()
+    finally:
+        assert again.ctrl_c() == 0, again.output()
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    reference = train(done["spec"])
+    assert [item["epoch"] for item in losses["items"]] == list(range(1, 2501))
+    assert [item["loss"] for item in losses["items"]] == reference.losses  # bitwise
