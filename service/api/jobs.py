@@ -18,7 +18,7 @@ from service.problems import Problem, validation_problem
 from service.queue import BrokerUnavailable, enqueue
 from service.schemas import JobListQuery, LossQuery, job_out
 from service.settings import get_settings
-from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits
+from service.spec import JOB_SPEC, PREDICT_REQUEST, LimitExceeded, check_limits
 
 from .parsing import json_body, query_args
 
@@ -30,18 +30,16 @@ log = logging.getLogger(__name__)
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
     owner = current_owner()
-    spec = json_body(JobSpec)
+    body = json_body(JOB_SPEC)
     key = idempotency.header_key()
     try:
-        parsed = spec.parsed()
-        check_limits(parsed, get_settings())
-    except SpecError as exc:
+        spec = body.checked()
+        check_limits(spec, get_settings())
+    except (SpecError, LimitExceeded) as exc:
         raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
-    except LimitExceeded as exc:
-        raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
-    engine_spec = parsed.to_dict()
-    digest = idempotency.request_hash(spec.name, engine_spec)
-    job, document, created = _store_once(owner, key, digest, engine_spec, spec.name)
+    stored = spec.to_dict()
+    digest = idempotency.request_hash(body.name, stored)
+    job, document, created = _store_once(owner, key, digest, stored, body.name)
     if not created:
         if job.request_hash != digest:
             raise idempotency.key_reused()
@@ -108,7 +106,7 @@ def weights(job_id: str) -> Response:
 @bp.post("/<job_id>/predict")
 def predict_outputs(job_id: str) -> Response:
     """Run inputs through a succeeded job's model."""
-    body = json_body(PredictRequest)
+    body = json_body(PREDICT_REQUEST)
     settings = get_settings()
     if len(body.inputs) > settings.max_predict_batch:
         message = (

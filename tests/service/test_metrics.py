@@ -1,5 +1,6 @@
 """/metrics: the API's counters and timings move with the requests, the worker's with its jobs."""
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.db import sessions
 from service.jobs import create_job
 from service.models import Job
-from service.spec import JobSpec
+from service.spec import JOB_SPEC
 from tests.service.conftest import BROKER_URL, TEST_OWNER, WorkerProcess, wait_for_status
 from tests.service.servers import drop_queue, free_port, private_queue, start_workers
 from worker.app import RUN_JOB, celery_app
@@ -94,7 +95,7 @@ def metered_worker(services: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def run_on(worker: Metered, timeout: float = 60) -> str:
     """Store JOB, send it to ``worker``'s private queue, wait for it to end; its id."""
-    spec = JobSpec.model_validate(JOB).parsed().to_dict()
+    spec = JOB_SPEC.validate_json(json.dumps(JOB)).checked().to_dict()
     with sessions().begin() as session:
         job_id = create_job(session, spec, "metered", TEST_OWNER).id
     celery_app.send_task(RUN_JOB, args=[job_id], queue=worker.queue)
@@ -129,7 +130,7 @@ def test_worker_metrics_count_finished_jobs_and_time_epochs(metered_worker: Mete
 
 
 def test_a_queued_job_cancelled_by_the_api_counts_as_finished(client: Any, app: Any) -> None:
-    spec = JobSpec.model_validate(JOB).parsed().to_dict()
+    spec = JOB_SPEC.validate_json(json.dumps(JOB)).checked().to_dict()
     with sessions().begin() as session:  # stored, never enqueued: it stays queued
         job_id = create_job(session, spec, "cancel-me", TEST_OWNER).id
     cancelled = ("gradyard_jobs_finished_total", (("status", "cancelled"),))
