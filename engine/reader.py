@@ -17,8 +17,8 @@ import math
 import operator
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
-from functools import cache
+from dataclasses import MISSING, dataclass, fields, is_dataclass
+from functools import cache, cached_property
 from typing import (
     Annotated,
     Any,
@@ -34,6 +34,8 @@ from typing import (
 from engine.errors import SpecError
 
 T = TypeVar("T")
+_NUMBER = (int, float)  # exactly: a bool is an int, and no number
+_LIST = (list, tuple)
 # The pydantic config (a class's __pydantic_config__) under which the API reads as read() does:
 # unknown fields are errors, nothing is coerced, floats are finite.
 PYDANTIC_CONFIG = {"extra": "forbid", "strict": True, "allow_inf_nan": False}
@@ -56,10 +58,11 @@ class Each:
     min_length: int | None = None
     max_length: int | None = None
 
-    @property
+    @cached_property  # read once per item of a tuple: a spec's samples are many
     def constraints(self) -> dict[str, int]:
         """The constraints that are set."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         """Pydantic's hook: its core schemas of numbers and tuples take these very keywords."""
@@ -184,15 +187,46 @@ def _tuple(item: Any, raw: Any, path: str, rules: Mapping[str, Any]) -> tuple[An
         size = f" of {low} to {high} items" if high is not None else ""
         kind = "a non-empty list" if low == 1 and not size else f"a list{size}"
         raise SpecError(f"{_where(path)} must be {kind}, got {_shown(raw)}", path)
-    # The bulk of a spec is samples: rows of floats get _number's checks inlined.
-    if item is float and all(type(x) in (int, float) and math.isfinite(x) for x in raw):
-        return tuple(float(x) for x in raw)
+    numbers = _numbers(item, raw)
+    if numbers is not None:
+        return numbers
     return tuple(_read(item, x, f"{path}.{i}", {}) for i, x in enumerate(raw))
+
+
+def _numbers(item: Any, raw: list[Any] | tuple[Any, ...]) -> tuple[Any, ...] | None:
+    # The bulk of a spec is its samples: floats, or rows of them, checked in one pass. None if
+    # one is wrong, for the item by item reading to name it.
+    row = _row_lengths(item)
+    try:
+        if item is float and all(type(x) in _NUMBER and math.isfinite(x) for x in raw):
+            return tuple(map(float, raw))
+        if row is not None and all(
+            type(r) in _LIST
+            and row[0] <= len(r) <= row[1]
+            and all(type(x) in _NUMBER and math.isfinite(x) for x in r)
+            for r in raw
+        ):
+            return tuple(tuple(map(float, r)) for r in raw)
+    except OverflowError:  # an int too large for a float
+        pass
+    return None
+
+
+@cache
+def _row_lengths(hint: Any) -> tuple[int, float] | None:
+    # For a (constrained) tuple of floats, its least and greatest length; else None.
+    rules: dict[str, Any] = {}
+    if get_origin(hint) is Annotated:
+        hint, *extras = get_args(hint)
+        rules = {k: v for e in extras if isinstance(e, Each) for k, v in e.constraints.items()}
+    if get_origin(hint) is not tuple or get_args(hint)[0] is not float:
+        return None
+    return rules.get("min_length", 0), rules.get("max_length", math.inf)
 
 
 def _number(kind: type, raw: Any, path: str, rules: Mapping[str, Any]) -> int | float:
     integer = kind is int
-    ok = isinstance(raw, int) if integer else isinstance(raw, int | float) and math.isfinite(raw)
+    ok = isinstance(raw, int) if integer else isinstance(raw, int | float) and _finite(raw)
     if ok and not isinstance(raw, bool) and _within(raw, rules):
         return raw if integer else float(raw)
     what = "an integer" if integer else "a finite number"
@@ -205,6 +239,13 @@ def _string(raw: Any, path: str, rules: Mapping[str, Any]) -> str:
         return raw
     size = f"{low} to {high}" if high is not None else f"at least {low}"
     raise SpecError(f"{_where(path)} must be a string of {size} characters", path)
+
+
+def _finite(x: float) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _within(x: float, rules: Mapping[str, Any]) -> bool:
