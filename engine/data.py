@@ -81,6 +81,9 @@ GENERATORS: dict[str, Generator] = {
     "spiral": spiral,
 }
 
+# Generators with fixed samples, and how many: they ignore the samples and noise asked for.
+FIXED = {"notebook": len(NOTEBOOK_INPUTS)}
+
 # Inputs per sample of each generator.
 DIMENSIONS = {"notebook": 3, "moons": 2, "circles": 2, "xor": 2, "spiral": 2}
 

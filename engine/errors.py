@@ -6,16 +6,13 @@ from __future__ import annotations
 class SpecError(ValueError):
     """A job spec, checkpoint or weights document that the engine cannot use.
 
-    Messages about a spec start with the path of the field at fault ("data.targets[0]: ...").
+    `field` is the dotted path of the spec field at fault ("data.targets.0", "training.epochs"),
+    set by whoever raises it; "spec" when no one field is to blame. The API reports it as is.
     """
 
-    @property
-    def field(self) -> str:
-        """The spec field the error is about, dotted ("data.targets.0"), or "spec" if none."""
-        head = str(self).split(" ", 1)[0].rstrip(":")
-        if not head.startswith(("model", "data", "training")):
-            return "spec"
-        return head.replace("[", ".").replace("]", "")
+    def __init__(self, message: str, field: str = "spec") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NonFiniteError(ArithmeticError):

@@ -103,6 +103,9 @@ LABELS: dict[str, tuple[float, float]] = {
     "binary_cross_entropy": (0.0, 1.0),
 }
 
+# The output activation a loss needs: binary_cross_entropy scores probabilities.
+OUTPUT_ACTIVATIONS = {"binary_cross_entropy": "sigmoid"}
+
 # Losses computed from the output layer's pre-activation (its logit) rather than its output.
 ON_LOGITS = frozenset({"binary_cross_entropy"})
 

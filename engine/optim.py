@@ -114,12 +114,14 @@ Optimizer = SGD | Momentum | Adam
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 
 
-def constant(lr: float, epoch: int, epochs: int, final_fraction: float) -> float:
-    """The same rate at every epoch."""
+def constant(lr: float, epoch: int, epochs: int, final_fraction: float = 1.0) -> float:
+    """The same rate at every epoch (linear decay to a final fraction of 1)."""
     return lr
 
 
-def linear_decay(lr: float, epoch: int, epochs: int, final_fraction: float) -> float:
+def linear_decay(
+    lr: float, epoch: int, epochs: int, final_fraction: float = DEFAULT_FINAL_FRACTION
+) -> float:
     """lr at epoch 1 falling linearly to lr * final_fraction at the last epoch."""
     if epochs <= 1:
         return lr

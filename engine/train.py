@@ -24,7 +24,8 @@ from engine import data, optim, weights
 from engine.errors import NonFiniteError, SpecError, TrainingError
 from engine.losses import LABELS, LOSSES, ON_LOGITS, correct, l2_penalty
 from engine.nn import MLP, Pass
-from engine.spec import JobSpec, parse_spec
+from engine.spec import InlineData, JobSpec, parse_spec
+from engine.training_spec import hyperparameters
 
 CHECKPOINT_FORMAT = "gradyard.checkpoint/1"
 _data = attrgetter("data")
@@ -63,29 +64,24 @@ class Training:
         self, spec: Mapping[str, Any] | JobSpec, resume: Mapping[str, Any] | None = None
     ) -> None:
         self._spec = s = parse_spec(spec)
-        m, t = s.model, s.training
+        m, d, t = s.model, s.data, s.training
+        assert m.inputs is not None  # a JobSpec takes it from its data
         self._model = MLP(
             m.inputs, m.layers, m.activation, m.output_activation, rng=random.Random(t.seed)
         )
-        if s.data.generator is None:
-            assert s.data.inputs is not None and s.data.targets is not None
-            self._inputs = [list(x) for x in s.data.inputs]
-            self._targets = [list(y) for y in s.data.targets]
+        if isinstance(d, InlineData):
+            self._inputs = [list(x) for x in d.inputs]
+            self._targets = [list(y) for y in d.targets]
         else:
-            xs, ys = data.generate(s.data.generator, s.data.samples, s.data.noise, t.seed)
+            xs, ys = data.generate(d.generator, d.samples, d.noise, t.seed)
             self._inputs = xs
             self._targets = [[y] for y in data.labels_for(t.loss, ys)]
         self._shuffle = random.Random(f"{t.seed}:shuffle")
         self._params = self._model.parameters()
-        o = t.optimizer
-        self._optimizer: optim.Optimizer
-        if o.name == "adam":
-            self._optimizer = optim.Adam(self._params, o.beta1, o.beta2, o.eps)
-        elif o.name == "momentum":
-            self._optimizer = optim.Momentum(self._params, o.beta)
-        else:
-            self._optimizer = optim.SGD(self._params)
+        optimizer = optim.OPTIMIZERS[t.optimizer.name]
+        self._optimizer = optimizer(self._params, **hyperparameters(t.optimizer))
         self._schedule = optim.SCHEDULES[t.schedule.name]
+        self._schedule_settings = hyperparameters(t.schedule)
         self._loss = LOSSES[t.loss]
         self._logits = t.loss in ON_LOGITS
         self._classify = t.loss in LABELS
@@ -108,7 +104,7 @@ class Training:
             raise RuntimeError(f"all {self.total_epochs} epochs have run")
         epoch = self.epoch + 1
         t = self._spec.training
-        lr = self._schedule(t.learning_rate, epoch, t.epochs, t.schedule.final_fraction)
+        lr = self._schedule(t.learning_rate, epoch, t.epochs, **self._schedule_settings)
         losses = []
         right: int | None = 0
         try:

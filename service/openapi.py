@@ -1,8 +1,12 @@
-"""The OpenAPI 3.1 document, built from the same pydantic models that validate and answer."""
+"""The OpenAPI 3.1 document, built from the same pydantic models that validate and answer.
+
+The job spec's schemas come from the TypeAdapter over the engine's dataclasses, which is the
+spec's one definition: nothing here restates a field, a default or a name.
+"""
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from service.schemas import (
     JobListQuery,
@@ -13,7 +17,7 @@ from service.schemas import (
     PredictOut,
     ProblemOut,
 )
-from service.spec import JobSpec, PredictRequest
+from service.spec import JOB_SPEC, PREDICT_REQUEST
 
 REF = "#/components/schemas/{model}"
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -44,11 +48,15 @@ EVENTS_DESCRIPTION = (
 )
 
 
-def _schema_ref(model: type[BaseModel], schemas: dict[str, Any], mode: str) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+def _schema_ref(
+    source: type[BaseModel] | TypeAdapter[Any], schemas: dict[str, Any], mode: str
+) -> dict[str, str]:
+    adapter = source if isinstance(source, TypeAdapter) else TypeAdapter(source)
+    schema = adapter.json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
     schemas.update(schema.pop("$defs", {}))
-    schemas[model.__name__] = schema
-    return {"$ref": REF.format(model=model.__name__)}
+    name = schema["title"]  # the class's name, as for every schema in $defs
+    schemas[name] = schema
+    return {"$ref": REF.format(model=name)}
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -63,10 +71,12 @@ def build_openapi() -> dict[str, Any]:
     """The whole API description."""
     schemas: dict[str, Any] = {}
 
-    def body(model: type[BaseModel]) -> dict[str, Any]:
+    def body(adapter: TypeAdapter[Any]) -> dict[str, Any]:
         return {
             "required": True,
-            "content": {"application/json": {"schema": _schema_ref(model, schemas, "validation")}},
+            "content": {
+                "application/json": {"schema": _schema_ref(adapter, schemas, "validation")}
+            },
         }
 
     def ok(model: type[BaseModel] | None, description: str) -> dict[str, Any]:
@@ -111,7 +121,7 @@ def build_openapi() -> dict[str, Any]:
                     "200": ok(JobOut, "the job first submitted with this Idempotency-Key"),
                 },
                 "400 413 415 422 429",
-                requestBody=body(JobSpec),
+                requestBody=body(JOB_SPEC),
                 parameters=[IDEMPOTENCY_KEY],
             ),
             "get": op(
@@ -162,7 +172,7 @@ def build_openapi() -> dict[str, Any]:
                 {"200": ok(PredictOut, "outputs")},
                 "400 404 409 413 415 422 429",
                 parameters=[JOB_ID],
-                requestBody=body(PredictRequest),
+                requestBody=body(PREDICT_REQUEST),
             ),
         },
         "/api/v1/jobs/{job_id}/cancel": {

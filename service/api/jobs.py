@@ -14,7 +14,7 @@ from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
 from service.problems import Problem, unavailable, validation_problem
 from service.schemas import JobListQuery, LossQuery, job_out
-from service.spec import JobSpec, LimitExceeded, PredictRequest, check_limits
+from service.spec import JOB_SPEC, PREDICT_REQUEST, LimitExceeded, check_limits
 from store import jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
 from store.models import Job
@@ -31,18 +31,16 @@ log = logging.getLogger(__name__)
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
     owner = current_owner()
-    spec = json_body(JobSpec)
+    body = json_body(JOB_SPEC)
     key = idempotency.header_key()
     try:
-        parsed = spec.parsed()
-        check_limits(parsed, current_settings())
-    except SpecError as exc:
+        spec = body.checked()
+        check_limits(spec, current_settings())
+    except (SpecError, LimitExceeded) as exc:
         raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
-    except LimitExceeded as exc:
-        raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
-    engine_spec = parsed.to_dict()
-    digest = idempotency.request_hash(spec.name, engine_spec)
-    job, document, created = _store_once(owner, key, digest, engine_spec, spec.name)
+    stored = spec.to_dict()
+    digest = idempotency.request_hash(body.name, stored)
+    job, document, created = _store_once(owner, key, digest, stored, body.name)
     if not created:
         if job.request_hash != digest:
             raise idempotency.key_reused()
@@ -105,7 +103,7 @@ def weights(job_id: str) -> Response:
 @bp.post("/<job_id>/predict")
 def predict_outputs(job_id: str) -> Response:
     """Run inputs through a succeeded job's model."""
-    body = json_body(PredictRequest)
+    body = json_body(PREDICT_REQUEST)
     settings = current_settings()
     if len(body.inputs) > settings.max_predict_batch:
         message = (

@@ -1,18 +1,18 @@
 """Turning a request into validated pydantic models, or into a problem that says what is wrong."""
 
-import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask import request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from service.problems import Problem, from_validation_error
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 
-def json_body(model: type[ModelT]) -> ModelT:
-    """The request's JSON body validated as ``model``."""
+def json_body(adapter: TypeAdapter[T]) -> T:
+    """The request's JSON body, parsed and validated in one pass by ``adapter``."""
     mimetype = request.mimetype or ""
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise Problem(
@@ -21,16 +21,13 @@ def json_body(model: type[ModelT]) -> ModelT:
             f"send the body as application/json, not {mimetype or 'nothing'}",
             "unsupported-media-type",
         )
-    raw = request.get_data(cache=True)
     try:
-        document: Any = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise Problem(
-            400, "Malformed JSON", f"the body is not valid JSON: {exc}", "malformed-json"
-        ) from exc
-    try:
-        return model.model_validate(document)
+        return adapter.validate_json(request.get_data(cache=True))
     except ValidationError as exc:
+        unreadable = [e["msg"] for e in exc.errors() if e["type"] == "json_invalid"]
+        if unreadable:  # not JSON at all (nor UTF-8, or nested too deep): nothing to validate
+            detail = f"the body is not valid JSON: {unreadable[0].removeprefix('Invalid JSON: ')}"
+            raise Problem(400, "Malformed JSON", detail, "malformed-json") from exc
         raise from_validation_error(exc) from exc
 
 

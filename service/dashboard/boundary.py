@@ -13,6 +13,7 @@ from typing import Any
 
 from engine import data, parse_spec, predict
 from engine.errors import SpecError
+from engine.spec import GeneratedData
 
 # Grid cells per side, at most: 9,216 predictions, a fraction of a second for the examples'
 # models. A large model gets fewer, so one picture costs about WORK weight multiplications.
@@ -40,10 +41,9 @@ def training_points(spec: dict[str, Any]) -> tuple[list[list[float]], list[float
     if parsed.model.layers[-1] != 1:
         return None
     d = parsed.data
-    if d.generator is not None:
+    if isinstance(d, GeneratedData):
         inputs, labels = data.generate(d.generator, d.samples, d.noise, parsed.training.seed)
         return inputs, data.labels_for(parsed.training.loss, labels)
-    assert d.inputs is not None and d.targets is not None
     return [list(x) for x in d.inputs], [t[0] for t in d.targets]
 
 

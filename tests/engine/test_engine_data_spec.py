@@ -52,8 +52,8 @@ def test_defaults_are_the_notebook():
     t = s.training
     assert (t.epochs, t.learning_rate, t.loss, t.optimizer.name) == (20, 0.01, "sum_squared", "sgd")
     assert (t.schedule.name, t.l2, t.batch_size, t.seed) == ("constant", 0.0, None, 0)
-    assert spec_module.DEFAULT_LEARNING_RATE == 0.01 and spec_module.DEFAULT_LAYERS == (4, 4, 1)
-    assert "moons" in spec_module.GENERATOR_NAMES and "adam" in spec_module.OPTIMIZER_NAMES
+    assert spec_module.TrainingSpec().learning_rate == 0.01
+    assert spec_module.ModelSpec().layers == (4, 4, 1)
 
 
 SPECS = [
@@ -100,81 +100,157 @@ def _with(section, **fields):
     return {section: fields}
 
 
+# (spec, the field SpecError names, its message): every kind of error the reader and the
+# cross-field checks raise.
 BAD = [
-    ([], "spec must be an object"),
-    ({"modle": {}}, "spec: unknown field 'modle'"),
-    (_with("model", units=3), "model: unknown field 'units'"),
-    (_with("model", layers=[]), "model.layers must be a non-empty list"),
-    (_with("model", layers=[4, 0, 1]), r"model.layers\[1\] must be an integer from 1"),
-    (_with("model", layers=[4, 2.5, 1]), r"model.layers\[1\] must be an integer"),
-    (_with("model", inputs=2), "model.inputs is 2 but each data sample has 3 inputs"),
-    (_with("model", inputs=True), "model.inputs must be an integer"),
-    (_with("model", activation="swish"), "model.activation must be one of"),
-    (_with("model", layers=[4, 2]), "model.layers ends with 2 outputs but each target has 1"),
-    (_with("training", loss="l1"), "training.loss must be one of"),
-    (_with("training", epochs=0), "training.epochs must be an integer from 1"),
-    (_with("training", epochs=True), "training.epochs must be an integer"),
-    (_with("training", learning_rate=float("nan")), "training.learning_rate must be a finite"),
-    (_with("training", learning_rate=-0.1), "training.learning_rate must be a finite number > 0"),
-    (_with("training", learning_rate="0.1"), "training.learning_rate must be a finite"),
-    (_with("training", l2=float("inf")), "training.l2 must be a finite number >= 0"),
-    (_with("training", batch_size=0), "training.batch_size must be an integer from 1"),
-    (_with("training", seed=1.5), "training.seed must be an integer"),
-    (_with("training", optimizer="rmsprop"), "training.optimizer must be one of"),
-    (_with("training", optimizer={"beta": 0.9}), "training.optimizer must be one of"),
+    ([], "spec", "spec must be an object"),
+    ({"modle": {}}, "modle", "spec: unknown field 'modle'"),
+    (_with("model", units=3), "model.units", "model: unknown field 'units'"),
+    (_with("model", layers=[]), "model.layers", "model.layers must be a non-empty list"),
+    (_with("model", layers=[4, 0, 1]), "model.layers.1", "model.layers.1 must be an integer >= 1"),
+    (_with("model", layers=[4, 2.5, 1]), "model.layers.1", "model.layers.1 must be an integer"),
+    (
+        _with("model", inputs=2),
+        "model.inputs",
+        "model.inputs is 2 but each data sample has 3 inputs",
+    ),
+    (_with("model", inputs=True), "model.inputs", "model.inputs must be an integer"),
+    (_with("model", activation="swish"), "model.activation", "model.activation must be one of"),
+    (
+        _with("model", layers=[4, 2]),
+        "model.layers",
+        "model.layers ends with 2 outputs; targets have 1",
+    ),
+    (_with("training", loss="l1"), "training.loss", "training.loss must be one of"),
+    (_with("training", epochs=0), "training.epochs", "training.epochs must be an integer >= 1"),
+    (_with("training", epochs=True), "training.epochs", "training.epochs must be an integer"),
+    (
+        _with("training", learning_rate=float("nan")),
+        "training.learning_rate",
+        "training.learning_rate must be a finite",
+    ),
+    (
+        _with("training", learning_rate=-0.1),
+        "training.learning_rate",
+        "training.learning_rate must be a finite number > 0",
+    ),
+    (
+        _with("training", learning_rate="0.1"),
+        "training.learning_rate",
+        "training.learning_rate must be a finite",
+    ),
+    (
+        _with("training", l2=float("inf")),
+        "training.l2",
+        "training.l2 must be a finite number >= 0",
+    ),
+    (
+        _with("training", batch_size=0),
+        "training.batch_size",
+        "training.batch_size must be an integer >= 1",
+    ),
+    (_with("training", seed=1.5), "training.seed", "training.seed must be an integer"),
+    (_with("training", seed=-1), "training.seed", "training.seed must be an integer in"),
+    (
+        _with("training", optimizer="rmsprop"),
+        "training.optimizer",
+        "training.optimizer must be one of",
+    ),
+    (
+        _with("training", optimizer={"beta": 0.9}),
+        "training.optimizer.name",
+        "training.optimizer.name must be one of",
+    ),
     (
         _with("training", optimizer={"name": "adam", "beta": 0.9}),
+        "training.optimizer.beta",
         "training.optimizer: unknown field 'beta'",
     ),
     (
         _with("training", optimizer={"name": "momentum", "beta": 1.0}),
+        "training.optimizer.beta",
         r"training.optimizer.beta must be a finite number in \[0, 1\)",
     ),
     (
         _with("training", optimizer={"name": "adam", "eps": 0}),
+        "training.optimizer.eps",
         "training.optimizer.eps must be a finite number > 0",
     ),
-    (_with("training", schedule="cosine"), "training.schedule must be one of"),
+    (
+        _with("training", schedule="cosine"),
+        "training.schedule",
+        "training.schedule must be one of",
+    ),
     (
         _with("training", schedule={"name": "linear_decay", "final_fraction": 2}),
+        "training.schedule.final_fraction",
         r"training.schedule.final_fraction must be a finite number in \[0, 1\]",
     ),
     (
         _with("training", schedule={"name": "constant", "final_fraction": 0.5}),
+        "training.schedule.final_fraction",
         "training.schedule: unknown field 'final_fraction'",
     ),
-    (_with("data", generator="blobs"), "data.generator must be one of"),
-    (_with("data", generator="moons", samples=0), "data.samples must be an integer from 1"),
-    (_with("data", generator="moons", samples=10**6), "data.samples must be an integer"),
-    (_with("data", generator="moons", noise=-1), "data.noise must be a finite number >= 0"),
-    (_with("data", inputs=[[1.0]]), "data needs both inputs and targets"),
+    (_with("data", generator="blobs"), "data.generator", "data.generator must be one of"),
+    (
+        _with("data", generator="moons", samples=0),
+        "data.samples",
+        r"data.samples must be an integer in \[1, 100000\]",
+    ),
+    (
+        _with("data", generator="moons", samples=10**6),
+        "data.samples",
+        "data.samples must be an integer",
+    ),
+    (
+        _with("data", generator="moons", noise=-1),
+        "data.noise",
+        "data.noise must be a finite number >= 0",
+    ),
+    (_with("data"), "data.inputs", "data.inputs is required"),
+    (_with("data", inputs=[[1.0]]), "data.targets", "data.targets is required"),
     (
         _with("data", inputs=[[1.0]], targets=[1.0], generator="moons"),
-        "data takes inputs and targets, or a generator, not both",
+        "data",
+        r"data takes the fields of InlineData \['inputs', 'targets'\] or GeneratedData",
     ),
-    (_with("data", inputs=[], targets=[]), "data.inputs must be a list of 1 to"),
+    (
+        _with("data", inputs=[], targets=[]),
+        "data.inputs",
+        "data.inputs must be a list of 1 to 100000 items",
+    ),
     (
         _with("data", inputs=[[1.0, 2.0, 3.0], [1.0]], targets=[1.0, 1.0]),
-        r"data.inputs\[1\] must be a non-empty list, as long as data.inputs\[0\]",
+        "data.inputs.1",
+        "data.inputs.1 has length 1 but data.inputs.0 has 3",
     ),
     (
         _with("data", inputs=[[1.0, 2.0, float("inf")]], targets=[1.0]),
-        r"data.inputs\[0\] must be a finite number",
+        "data.inputs.0.2",
+        "data.inputs.0.2 must be a finite number",
     ),
     (
         _with("data", inputs=[[1.0, 2.0, 3.0]], targets=[1.0, 2.0]),
-        "data.targets must be a list of 1 targets",
+        "data.targets",
+        "data.targets has 2 targets for 1 inputs",
     ),
     (
         _with("data", inputs=[[1.0, 2.0, 3.0]] * 2, targets=[1.0, [2.0]]),
-        r"data.targets\[0\] must be a non-empty list",
+        "data.targets.1",
+        "data.targets.1 must be a finite number",
+    ),
+    (
+        _with("data", inputs=[[1.0, 2.0, 3.0]] * 2, targets=[[1.0], [2.0, 3.0]]),
+        "data.targets.1",
+        "data.targets.1 has length 2 but data.targets.0 has 1",
     ),
     (
         {
             "data": {"inputs": [[1.0, 2.0, 3.0]], "targets": [0.5]},
             "training": {"loss": "hinge"},
         },
-        r"data.targets\[0\]: hinge needs labels -1 or 1",
+        "data.targets.0",
+        "data.targets.0: hinge needs labels -1 or 1",
     ),
     (
         {
@@ -182,20 +258,23 @@ BAD = [
             "data": {"inputs": [[1.0, 2.0, 3.0]], "targets": [-1.0]},
             "training": {"loss": "binary_cross_entropy"},
         },
-        r"data.targets\[0\]: binary_cross_entropy needs labels 0 or 1",
+        "data.targets.0",
+        "data.targets.0: binary_cross_entropy needs labels 0 or 1",
     ),
     (
         _with("training", loss="binary_cross_entropy"),
+        "model.output_activation",
         "model.output_activation must be 'sigmoid' for binary_cross_entropy",
     ),
 ]
 
 
-@pytest.mark.parametrize(("raw", "message"), BAD)
-def test_invalid_specs_raise_spec_error_naming_the_field(raw, message):
+@pytest.mark.parametrize(("raw", "field", "message"), BAD)
+def test_invalid_specs_raise_spec_error_naming_the_field(raw, field, message):
     with pytest.raises(SpecError, match=message) as info:
         parse_spec(raw)
     assert isinstance(info.value, ValueError)
+    assert info.value.field == field
 
 
 def test_notebook_generator_ignores_samples_and_noise():

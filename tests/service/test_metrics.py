@@ -1,5 +1,6 @@
 """/metrics: the API's counters and timings move with the requests, the worker's with its jobs."""
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.spec import JobSpec
+from service.spec import JOB_SPEC
 from store.db import sessions
 from store.jobs import create_job
 from store.models import Job
@@ -101,7 +102,7 @@ def metered_worker(services: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def run_on(worker: Metered, timeout: float = 60) -> str:
     """Store JOB, send it to ``worker``'s private queue, wait for it to end; its id."""
-    spec = JobSpec.model_validate(JOB).parsed().to_dict()
+    spec = JOB_SPEC.validate_json(json.dumps(JOB)).checked().to_dict()
     with sessions(DATABASE_URL).begin() as session:
         job_id = create_job(session, spec, "metered", TEST_OWNER).id
     enqueue(get_settings().model_copy(update={"queue_name": worker.queue}), job_id)
@@ -136,7 +137,7 @@ def test_worker_metrics_count_finished_jobs_and_time_epochs(metered_worker: Mete
 
 
 def test_a_queued_job_cancelled_by_the_api_counts_as_finished(client: Any, app: Any) -> None:
-    spec = JobSpec.model_validate(JOB).parsed().to_dict()
+    spec = JOB_SPEC.validate_json(json.dumps(JOB)).checked().to_dict()
     with sessions(DATABASE_URL).begin() as session:  # stored, never enqueued: it stays queued
         job_id = create_job(session, spec, "cancel-me", TEST_OWNER).id
     cancelled = ("gradyard_jobs_finished_total", (("status", "cancelled"),))
