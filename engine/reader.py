@@ -57,9 +57,10 @@ class Each:
     lt: int | None = None
     min_length: int | None = None
     max_length: int | None = None
+    fail_fast: bool | None = None  # pydantic's: stop at the first bad item
 
     @cached_property  # read once per item of a tuple: a spec's samples are many
-    def constraints(self) -> dict[str, int]:
+    def constraints(self) -> dict[str, int | bool]:
         """The constraints that are set."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: value for name, value in values.items() if value is not None}

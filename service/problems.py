@@ -28,6 +28,7 @@ class Problem(Exception):
         self.type = PROBLEM_TYPES + slug if slug else "about:blank"
         self.errors = errors
         self.headers = headers or {}
+        self.extra: dict[str, Any] = {}  # members beside the standard ones
 
     def response(self) -> Response:
         """The problem as an HTTP response."""
@@ -39,15 +40,27 @@ class Problem(Exception):
         }
         if self.errors is not None:
             body["errors"] = self.errors
+        body.update(self.extra)
         response = Response(json.dumps(body), self.status, mimetype="application/problem+json")
         response.headers.update(self.headers)
         return response
 
 
+# A problem lists at most this many errors, and says how many more there were: a huge invalid
+# body must not make a huge answer (issue 12 item 2).
+MAX_ERRORS = 20
+
+
 def validation_problem(errors: list[dict[str, Any]], detail: str | None = None) -> Problem:
     """A 422 problem listing each bad field as ``{"field": "a.b.0", "message": ...}``."""
-    detail = detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return Problem(422, "Invalid request", detail, "validation", errors)
+    shown, more = errors[:MAX_ERRORS], len(errors) - MAX_ERRORS
+    detail = detail or "; ".join(f"{e['field']}: {e['message']}" for e in shown)
+    if more > 0:
+        detail += f"; and {more} more"
+    problem = Problem(422, "Invalid request", detail, "validation", shown)
+    if more > 0:
+        problem.extra["more_errors"] = more
+    return problem
 
 
 def unavailable(detail: str, slug: str) -> Problem:
@@ -58,7 +71,7 @@ def unavailable(detail: str, slug: str) -> Problem:
 def from_validation_error(exc: ValidationError, prefix: str = "") -> Problem:
     """Turn pydantic's errors into our problem format."""
     errors = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
         field = ".".join(str(part) for part in error["loc"])
         errors.append(
             {

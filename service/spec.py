@@ -7,10 +7,12 @@ the service's own.
 """
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine import spec as engine_spec
+from engine.cost import BYTES_PER_PARAMETER_SAMPLE, Cost, estimate
 from store.settings import Settings
 
 
@@ -27,27 +29,53 @@ JOB_SPEC = TypeAdapter(JobSpec)
 
 
 class LimitExceeded(ValueError):
-    """A spec asks for more than a configured limit allows."""
+    """A spec asks for more than a configured limit allows; the message says both."""
 
-    def __init__(self, field: str, limit: str, value: int, maximum: int) -> None:
-        super().__init__(f"{limit} is {value}, over the limit of {maximum} ({limit.upper()})")
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
         self.field = field
 
 
-def check_limits(spec: engine_spec.JobSpec, settings: Settings) -> None:
-    """Raise ``LimitExceeded`` when the spec asks for more work than the settings allow."""
-    d = spec.data
-    samples = len(d.inputs) if isinstance(d, engine_spec.InlineData) else d.samples
-    work = spec.training.epochs * samples
-    checks = [
-        ("model.layers", "max_parameters", spec.model.parameter_count(), settings.max_parameters),
-        ("data", "max_samples", samples, settings.max_samples),
-        ("training.epochs", "max_epochs", spec.training.epochs, settings.max_epochs),
-        ("training.epochs", "max_work", work, settings.max_work),
+def check_limits(spec: engine_spec.JobSpec, settings: Settings) -> Cost:
+    """The spec's cost, or ``LimitExceeded`` when it asks for more than the settings allow.
+
+    The work budget (engine/cost.py) is checked before anything is stored: the graph's memory
+    and the total work, besides the plain sizes.
+    """
+    cost = estimate(spec)
+    sizes = [
+        ("model.layers", "parameters", cost.parameters, settings.max_parameters, "MAX_PARAMETERS"),
+        ("data", "samples", cost.samples, settings.max_samples, "MAX_SAMPLES"),
+        ("training.epochs", "epochs", cost.epochs, settings.max_epochs, "MAX_EPOCHS"),
     ]
-    for field_name, limit, value, maximum in checks:
+    for field_name, what, value, maximum, setting in sizes:
         if value > maximum:
-            raise LimitExceeded(field_name, limit, value, maximum)
+            message = f"{value} {what}, over the limit of {maximum} ({setting})"
+            raise LimitExceeded(field_name, message)
+    if cost.graph_bytes > settings.max_graph_bytes:
+        raise LimitExceeded(
+            "training.batch_size",
+            f"the training graph needs an estimated {cost.graph_bytes} bytes "
+            f"({_bytes(cost.graph_bytes)}: {cost.parameters} parameters x {cost.batch} samples "
+            f"per batch x {BYTES_PER_PARAMETER_SAMPLE} B), over the limit of "
+            f"{settings.max_graph_bytes} (MAX_GRAPH_BYTES); use a smaller model, fewer samples, "
+            "or a batch_size",
+        )
+    if cost.work > settings.max_work:
+        raise LimitExceeded(
+            "training.epochs",
+            f"the job's work is an estimated {cost.work} parameter-samples "
+            f"({cost.parameters} parameters x {cost.samples} samples x {cost.epochs} epochs), "
+            f"over the limit of {settings.max_work} (MAX_WORK)",
+        )
+    return cost
+
+
+def _bytes(count: int) -> str:
+    return f"{count / 1024**3:.3g} GiB" if count >= 1024**3 else f"{count / 1024**2:.3g} MiB"
+
+
+Row = Annotated[list[float], Field(fail_fast=True)]
 
 
 class PredictRequest(BaseModel):
@@ -55,7 +83,10 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    inputs: list[list[float]] = Field(min_length=1)
+    # fail_fast: a bad number stops its row, a bad row the list (one error, not one per number).
+    inputs: list[Annotated[list[float], Field(fail_fast=True)]] = Field(
+        min_length=1, fail_fast=True
+    )
 
 
 PREDICT_REQUEST = TypeAdapter(PredictRequest)

@@ -80,7 +80,7 @@ BAD_SPECS = [
     ("too many epochs", with_changes(training__epochs=10**9), "training.epochs"),
     (
         "too much work",
-        with_changes(training__epochs=900_000, data={"generator": "moons", "samples": 5000}),
+        with_changes(training__epochs=900_000, data={"generator": "moons", "samples": 10_000}),
         "training.epochs",
     ),
     ("too many parameters", with_changes(model__layers=[1000, 1000, 1]), "model.layers"),

@@ -19,13 +19,15 @@ from tests.service.specs import moons_job
 pytestmark = pytest.mark.usefixtures("services")
 
 MISSING = "00000000-0000-4000-8000-000000000000"
-# 337 weights and biases, 20 samples, 10 epochs: 200 epochs x samples.
+# 337 weights and biases, 20 samples, 10 epochs: a graph of 337 x 20 x 64 bytes, and
+# 337 x 20 x 10 parameter-samples of work.
 SPEC = moons_job(10, samples=20)
 LIMITS = [
     ("max_parameters", 337, "model.layers"),
     ("max_samples", 20, "data"),
     ("max_epochs", 10, "training.epochs"),
-    ("max_work", 200, "training.epochs"),
+    ("max_graph_bytes", 337 * 20 * 64, "training.batch_size"),
+    ("max_work", 337 * 20 * 10, "training.epochs"),
 ]
 
 
