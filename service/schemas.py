@@ -14,13 +14,12 @@ class Progress(BaseModel):
     epochs: int = Field(description="epochs the job asked for")
 
 
-class JobOut(BaseModel):
-    """A job as the API shows it."""
+class JobSummary(BaseModel):
+    """A job as lists show it: everything but its spec (``links.self`` has that)."""
 
     id: str
     name: str | None
     status: JobStatus
-    spec: dict[str, Any]
     progress: Progress
     latest_loss: float | None
     latest_accuracy: float | None
@@ -32,8 +31,15 @@ class JobOut(BaseModel):
     links: dict[str, str]
 
 
+class JobOut(JobSummary):
+    """A job as the API shows it: the summary and the normalised spec it trains."""
+
+    spec: dict[str, Any]
+
+
 class JobPage(BaseModel):
-    items: list[JobOut]
+    # Lists never load specs: a job's inline data can be megabytes (issue 12 item 6).
+    items: list[JobSummary]
     next: str | None = Field(description="URL of the next page, or null on the last")
 
 
@@ -82,27 +88,38 @@ class LossQuery(Query):
     every: int = Field(default=1, ge=1, description="keep epochs 1, 1+every, 1+2*every, ...")
 
 
-def job_out(job: Job) -> dict[str, Any]:
-    """The JSON document of a job."""
+def job_summary(job: Job) -> dict[str, Any]:
+    """The JSON document of a job in a list: no spec."""
     base = f"/api/v1/jobs/{job.id}"
-    return JobOut(
-        id=job.id,
-        name=job.name,
-        status=job.status,  # type: ignore[arg-type]
-        spec=job.spec,
-        progress=Progress(epoch=job.epoch, epochs=job.epochs),
-        latest_loss=job.latest_loss,
-        latest_accuracy=job.latest_accuracy,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        attempts=job.attempts,
-        error=job.error,
-        links={
+    return {
+        "id": job.id,
+        "name": job.name,
+        "status": job.status,
+        "progress": {"epoch": job.epoch, "epochs": job.epochs},
+        "latest_loss": job.latest_loss,
+        "latest_accuracy": job.latest_accuracy,
+        "created_at": _time(job.created_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "attempts": job.attempts,
+        "error": job.error,
+        "links": {
             "self": base,
             "losses": f"{base}/losses",
             "weights": f"{base}/weights",
             "predict": f"{base}/predict",
             "cancel": f"{base}/cancel",
         },
-    ).model_dump(mode="json")
+    }
+
+
+def job_out(job: Job) -> dict[str, Any]:
+    """The JSON document of a job, with its spec."""
+    document = job_summary(job)
+    document["spec"] = job.spec
+    return document
+
+
+def _time(moment: datetime | None) -> str | None:
+    # ISO 8601 in UTC with a Z, as pydantic wrote it before these documents were built by hand.
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")

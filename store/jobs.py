@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, literal, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from store.events import publish_after_commit
 from store.models import EpochLoss, Job, utcnow
@@ -105,8 +105,11 @@ def created_since(session: Session, owner: str, since: datetime) -> list[datetim
 def list_jobs(
     session: Session, owner: str | None, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Job], str | None]:
-    """One page of the owner's jobs (any owner's for None), newest first, and the next cursor."""
-    query = select(Job)
+    """One page of the owner's jobs (any owner's for None), newest first, and the next cursor.
+
+    The spec is not loaded (nor are the weights and checkpoint): it can be megabytes of data.
+    """
+    query = select(Job).options(defer(Job.spec))
     if owner is not None:
         query = query.where(Job.owner == owner)
     if status is not None:

@@ -13,7 +13,7 @@ from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
 from service.problems import Problem, unavailable, validation_problem
-from service.schemas import JobListQuery, LossQuery, job_out
+from service.schemas import JobListQuery, LossQuery, job_out, job_summary
 from service.spec import JOB_SPEC, PREDICT_REQUEST, LimitExceeded, check_limits
 from store import jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
@@ -69,7 +69,7 @@ def list_jobs() -> Response:
             page, cursor = jobs.list_jobs(
                 session, current_caller().visible_owner, query.status, query.limit, query.cursor
             )
-            items = [job_out(job) for job in page]
+            items = [job_summary(job) for job in page]
     except jobs.BadCursor as exc:
         raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
     return jsonify({"items": items, "next": _next_url(cursor=cursor) if cursor else None})
