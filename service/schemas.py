@@ -114,10 +114,10 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 def job_out(job: Job) -> dict[str, Any]:
-    """The JSON document of a job, with its spec."""
-    document = job_summary(job)
-    document["spec"] = job.spec
-    return document
+    """The JSON document of a job, with its spec (after its status, as it has always been)."""
+    summary = job_summary(job)
+    head = {key: summary.pop(key) for key in ("id", "name", "status")}
+    return {**head, "spec": job.spec, **summary}
 
 
 def _time(moment: datetime | None) -> str | None:
