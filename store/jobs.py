@@ -23,6 +23,10 @@ class Conflict(Exception):
     """The job is in a state that does not allow what was asked."""
 
 
+class NotFound(LookupError):
+    """No such job, or not one the caller may see."""
+
+
 class BadCursor(ValueError):
     """A pagination cursor that this service did not hand out."""
 
@@ -60,6 +64,27 @@ def create_job(
 def delete_job(session: Session, job_id: str) -> None:
     """Remove a job that could not be queued, so a failed submission leaves nothing behind."""
     session.execute(delete(Job).where(Job.id == job_id))
+
+
+def remove_ended_job(session: Session, job_id: str, owner: str | None) -> None:
+    """Delete the owner's ended job with its losses, checkpoint and weights.
+
+    One conditional ``DELETE … WHERE status IN (terminal)``: a worker or reaper racing it either
+    moved the job first (then it is deleted in its final state, or refused if still active) or
+    finds no row afterwards (their writes are conditional too, so they match nothing and nothing
+    comes back). Its epoch_losses go with it (ON DELETE CASCADE). ``NotFound`` when there is no
+    such job (or it is another owner's), ``Conflict`` while it is active.
+    """
+    query = delete(Job).where(Job.id == job_id, Job.status.in_(TERMINAL))
+    if owner is not None:
+        query = query.where(Job.owner == owner)
+    if session.scalars(query.returning(Job.id)).first() is not None:
+        publish_after_commit(session, job_id)  # live streams read it again and end
+        return
+    job = get_job(session, job_id, owner)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    raise Conflict(f"the job is {job.status}; cancel it first")
 
 
 def get_job(session: Session, job_id: str, owner: str | None) -> Job | None:

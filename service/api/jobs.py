@@ -143,6 +143,20 @@ def cancel(job_id: str) -> tuple[Response, int]:
         return jsonify(job_out(job)), 202
 
 
+@bp.delete("/<job_id>")
+def delete_job(job_id: str) -> tuple[str, int]:
+    """Remove an ended job with its losses, checkpoint and weights."""
+    with current_sessions().begin() as session:
+        try:
+            jobs.remove_ended_job(session, job_id, current_caller().visible_owner)
+        except jobs.NotFound as exc:
+            raise Problem(404, "Not Found", str(exc), "not-found") from exc
+        except jobs.Conflict as exc:
+            raise Problem(409, "Conflict", f"cannot delete: {exc}", "job-active") from exc
+    log.info("job %s deleted", job_id)
+    return "", 204
+
+
 def _store_once(
     owner: str, key: str | None, digest: str, spec: dict[str, Any], name: str | None
 ) -> tuple[Job, dict[str, Any], bool]:
