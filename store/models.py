@@ -73,6 +73,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        Index("ix_jobs_finished_at", "finished_at"),  # the retention purge's oldest first
         CheckConstraint(STATUS_IN_ENUM, name="status"),
         UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
     )
