@@ -7,10 +7,12 @@ import base64
 import binascii
 import hashlib
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, delete, func, literal, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, defer
 
 from store.events import publish_after_commit
@@ -38,6 +40,7 @@ def create_job(
     owner: str,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Job:
     """Store a new queued job for ``spec`` (already validated and normalised).
 
@@ -47,6 +50,7 @@ def create_job(
         id=str(uuid.uuid4()),
         owner=owner,
         name=name,
+        labels=labels or {},
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         status=JobStatus.QUEUED,
@@ -127,8 +131,46 @@ def created_since(session: Session, owner: str, since: datetime) -> list[datetim
     return list(session.scalars(query.order_by(Job.created_at)))
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a list keeps besides a status: every label matches, the name starts so, and it was
+    created in the window."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    name_prefix: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def where(self, dialect: str) -> list[ColumnElement[bool]]:
+        """The SQL conditions (each served by an index: ix_jobs_labels, ix_jobs_owner_name)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.labels:
+            if dialect == "postgresql":
+                # JSONB @>, served by the GIN index.
+                conditions.append(type_coerce(Job.labels, JSONB).contains(self.labels))
+            else:
+                # Keys are [A-Za-z0-9_.-] (service/spec.py), safe inside a quoted JSON path.
+                conditions += [
+                    func.json_extract(Job.labels, f'$."{key}"') == value
+                    for key, value in self.labels.items()
+                ]
+        if self.name_prefix:
+            escaped = self.name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Job.name.like(f"{escaped}%", escape="\\"))
+        if self.created_after is not None:
+            conditions.append(Job.created_at > self.created_after)
+        if self.created_before is not None:
+            conditions.append(Job.created_at < self.created_before)
+        return conditions
+
+
 def list_jobs(
-    session: Session, owner: str | None, status: str | None, limit: int, cursor: str | None
+    session: Session,
+    owner: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    filters: Filters | None = None,
 ) -> tuple[list[Job], str | None]:
     """One page of the owner's jobs (any owner's for None), newest first, and the next cursor.
 
@@ -139,6 +181,8 @@ def list_jobs(
         query = query.where(Job.owner == owner)
     if status is not None:
         query = query.where(Job.status == status)
+    if filters is not None:
+        query = query.where(*filters.where(session.get_bind().dialect.name))
     if cursor is not None:
         created_at, job_id = decode_cursor(cursor)
         # Keyset pagination: strictly after the cursor's (created_at, id) in newest-first order.
