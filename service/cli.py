@@ -50,6 +50,48 @@ def db_upgrade() -> None:
     click.echo(f"database is at the newest schema: {printable_url(settings.database_url)}")
 
 
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+class Age(click.ParamType):
+    """A duration such as ``30d``, ``12h``, ``90m`` or ``45s``, in days."""
+
+    name = "age"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        text = str(value).strip().lower()
+        unit = _UNITS.get(text[-1:])
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = -1.0
+        if unit is None or not amount > 0 or amount == float("inf"):
+            self.fail(f"{value!r} is not an age like 30d, 12h, 90m or 45s", param, ctx)
+        return amount * unit / 86400.0
+
+
+@db.command("purge")
+@click.option("--older-than", "days", type=Age(), required=True, help="e.g. 30d, 12h")
+@click.option("--dry-run", is_flag=True, help="count the jobs, delete nothing")
+def db_purge(days: float, dry_run: bool) -> None:
+    """Delete the jobs that ended longer ago than --older-than, with their losses."""
+    from store.db import sessions
+    from store.retention import cutoff, expired_count, purge
+
+    settings = settings_or_exit()
+    before = cutoff(days)
+    factory = sessions(settings.database_url)
+    if dry_run:
+        with factory.begin() as session:
+            count = expired_count(session, before)
+        click.echo(f"would delete {count} jobs that ended before {before.isoformat()}")
+        return
+    count = purge(factory, before, settings.purge_batch_jobs)
+    click.echo(f"deleted {count} jobs that ended before {before.isoformat()}")
+
+
 def upgrade_database() -> None:
     """Run Alembic's ``upgrade head`` on the configured database."""
     from alembic import command

@@ -29,9 +29,14 @@ def header_key() -> str | None:
         raise from_validation_error(exc, prefix=HEADER) from exc
 
 
-def request_hash(name: str | None, spec: dict[str, Any]) -> str:
+def request_hash(
+    name: str | None, spec: dict[str, Any], labels: dict[str, str] | None = None
+) -> str:
     """A fingerprint of the normalised request, so equal requests match however they are spelt."""
-    canonical = json.dumps({"name": name, "spec": spec}, sort_keys=True, separators=(",", ":"))
+    request: dict[str, Any] = {"name": name, "spec": spec}
+    if labels:  # absent when empty, so requests without labels keep their old fingerprints
+        request["labels"] = labels
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

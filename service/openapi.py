@@ -136,6 +136,13 @@ def build_openapi() -> dict[str, Any]:
             "get": op(
                 "get_job", "Get a job", {"200": ok(JobOut, "the job")}, "404", parameters=[JOB_ID]
             ),
+            "delete": op(
+                "delete_job",
+                "Delete an ended job with its losses and weights",
+                {"204": {"description": "deleted"}},
+                "404 409",
+                parameters=[JOB_ID],
+            ),
         },
         "/api/v1/jobs/{job_id}/losses": {
             "get": op(

@@ -1,10 +1,11 @@
 """What the API answers and the query strings it takes, as pydantic models (they feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from store.jobs import Filters
 from store.models import Job
 from store.status import JobStatus
 
@@ -28,6 +29,7 @@ class JobSummary(BaseModel):
     finished_at: datetime | None
     attempts: int
     error: str | None
+    labels: dict[str, str]
     links: dict[str, str]
 
 
@@ -76,10 +78,30 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+LabelFilter = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:[^:\s]{1,63}$")
+]
+
+
 class JobListQuery(Query):
     status: JobStatus | None = None
     limit: int = Field(default=50, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=500)
+    label: list[LabelFilter] = Field(
+        default_factory=list, max_length=16, description="KEY:VALUE, repeated: all must match"
+    )
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="a prefix")
+    created_after: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
+    created_before: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
+
+    def filters(self) -> Filters:
+        """The store's filters for this query."""
+        return Filters(
+            labels=dict(item.split(":", 1) for item in self.label),
+            name_prefix=self.name,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
 
 
 class LossQuery(Query):
@@ -103,6 +125,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "finished_at": _time(job.finished_at),
         "attempts": job.attempts,
         "error": job.error,
+        "labels": job.labels or {},
         "links": {
             "self": base,
             "losses": f"{base}/losses",

@@ -9,20 +9,30 @@ the service's own.
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from engine import spec as engine_spec
 from engine.cost import BYTES_PER_PARAMETER_SAMPLE, Cost, estimate
 from store.settings import Settings
 
+MAX_LABELS = 16
+LABEL_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY)]
+LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[^:\s]+$")]
+Labels = Annotated[
+    dict[LabelKey, LabelValue],
+    Field(max_length=MAX_LABELS, description="up to 16 short key/value strings, to filter by"),
+]
+
 
 @dataclass(frozen=True)
 class JobSpec(engine_spec.JobSpec):
-    """A training job: the model, its data and how to train it, plus an optional name."""
+    """A training job: the model, its data and how to train it, plus an optional name and labels."""
 
     name: str | None = field(
         default=None, metadata={"max_length": 200, "description": "for people; not trained on"}
     )
+    labels: Labels = field(default_factory=dict)
 
 
 JOB_SPEC = TypeAdapter(JobSpec)

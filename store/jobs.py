@@ -7,10 +7,12 @@ import base64
 import binascii
 import hashlib
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, delete, func, literal, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, defer
 
 from store.events import publish_after_commit
@@ -21,6 +23,10 @@ from store.status import ACTIVE, TERMINAL, JobStatus
 
 class Conflict(Exception):
     """The job is in a state that does not allow what was asked."""
+
+
+class NotFound(LookupError):
+    """No such job, or not one the caller may see."""
 
 
 class BadCursor(ValueError):
@@ -34,6 +40,7 @@ def create_job(
     owner: str,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Job:
     """Store a new queued job for ``spec`` (already validated and normalised).
 
@@ -43,6 +50,7 @@ def create_job(
         id=str(uuid.uuid4()),
         owner=owner,
         name=name,
+        labels=labels or {},
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         status=JobStatus.QUEUED,
@@ -60,6 +68,27 @@ def create_job(
 def delete_job(session: Session, job_id: str) -> None:
     """Remove a job that could not be queued, so a failed submission leaves nothing behind."""
     session.execute(delete(Job).where(Job.id == job_id))
+
+
+def remove_ended_job(session: Session, job_id: str, owner: str | None) -> None:
+    """Delete the owner's ended job with its losses, checkpoint and weights.
+
+    One conditional ``DELETE … WHERE status IN (terminal)``: a worker or reaper racing it either
+    moved the job first (then it is deleted in its final state, or refused if still active) or
+    finds no row afterwards (their writes are conditional too, so they match nothing and nothing
+    comes back). Its epoch_losses go with it (ON DELETE CASCADE). ``NotFound`` when there is no
+    such job (or it is another owner's), ``Conflict`` while it is active.
+    """
+    query = delete(Job).where(Job.id == job_id, Job.status.in_(TERMINAL))
+    if owner is not None:
+        query = query.where(Job.owner == owner)
+    if session.scalars(query.returning(Job.id)).first() is not None:
+        publish_after_commit(session, job_id)  # live streams read it again and end
+        return
+    job = get_job(session, job_id, owner)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    raise Conflict(f"the job is {job.status}; cancel it first")
 
 
 def get_job(session: Session, job_id: str, owner: str | None) -> Job | None:
@@ -102,8 +131,46 @@ def created_since(session: Session, owner: str, since: datetime) -> list[datetim
     return list(session.scalars(query.order_by(Job.created_at)))
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a list keeps besides a status: every label matches, the name starts so, and it was
+    created in the window."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    name_prefix: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def where(self, dialect: str) -> list[ColumnElement[bool]]:
+        """The SQL conditions (each served by an index: ix_jobs_labels, ix_jobs_owner_name)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.labels:
+            if dialect == "postgresql":
+                # JSONB @>, served by the GIN index.
+                conditions.append(type_coerce(Job.labels, JSONB).contains(self.labels))
+            else:
+                # Keys are [A-Za-z0-9_.-] (service/spec.py), safe inside a quoted JSON path.
+                conditions += [
+                    func.json_extract(Job.labels, f'$."{key}"') == value
+                    for key, value in self.labels.items()
+                ]
+        if self.name_prefix:
+            escaped = self.name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Job.name.like(f"{escaped}%", escape="\\"))
+        if self.created_after is not None:
+            conditions.append(Job.created_at > self.created_after)
+        if self.created_before is not None:
+            conditions.append(Job.created_at < self.created_before)
+        return conditions
+
+
 def list_jobs(
-    session: Session, owner: str | None, status: str | None, limit: int, cursor: str | None
+    session: Session,
+    owner: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    filters: Filters | None = None,
 ) -> tuple[list[Job], str | None]:
     """One page of the owner's jobs (any owner's for None), newest first, and the next cursor.
 
@@ -114,6 +181,8 @@ def list_jobs(
         query = query.where(Job.owner == owner)
     if status is not None:
         query = query.where(Job.status == status)
+    if filters is not None:
+        query = query.where(*filters.where(session.get_bind().dialect.name))
     if cursor is not None:
         created_at, job_id = decode_cursor(cursor)
         # Keyset pagination: strictly after the cursor's (created_at, id) in newest-first order.

@@ -58,6 +58,10 @@ class Instruments:
             "Job runs that ended, by the status they ended in.",
             ["status"],
         )
+        self.jobs_purged = Counter(
+            "gradyard_jobs_purged",
+            "Ended jobs deleted with their losses for being older than RETENTION_DAYS.",
+        )
         self.job_seconds = Histogram(
             "gradyard_job_duration_seconds",
             "Seconds a worker spent on one delivery of a job, by the status it ended in.",

@@ -73,6 +73,10 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        Index("ix_jobs_finished_at", "finished_at"),  # the retention purge's oldest first
+        # ?label=K:V filters (JSONB containment on Postgres) and ?name= prefixes.
+        Index("ix_jobs_labels", "labels", postgresql_using="gin"),
+        Index("ix_jobs_owner_name", "owner", "name", postgresql_ops={"name": "text_pattern_ops"}),
         CheckConstraint(STATUS_IN_ENUM, name="status"),
         UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
     )
@@ -89,6 +93,7 @@ class Job(Base):
     latest_accuracy: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    labels: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,8 @@ carries a checkpoint, all in one transaction so that a checkpoint never lags the
 
 Every write after the claim is fenced by the attempt number the claim handed out: once another
 delivery has claimed the job (or the reaper has requeued it), the old run's writes match no row,
-and it learns it was superseded instead of interleaving its epochs with the new run's.
+and it learns it was superseded instead of interleaving its epochs with the new run's. A job that
+has been deleted (only an ended one can be) matches no row either: the same quiet ``Superseded``.
 """
 
 import time

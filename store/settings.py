@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # How long a worker retries a database write through an outage before giving up.
     db_retry_seconds: float = Field(default=60.0, gt=0)
 
+    # Retention (store/retention.py): jobs that ended more than retention_days ago are deleted
+    # with their losses by every worker's reaper thread, purge_batch_jobs jobs per transaction.
+    # Empty (the embedded mode's default): kept for ever; docker-compose.yml sets 90.
+    retention_days: float | None = Field(default=None, gt=0)
+    purge_batch_jobs: int = Field(default=50, gt=0)
+
     # Who may do what (service/auth.py). AUTH takes on/off as well as true/false.
     auth: bool = True
     # Peppers the stored token hashes (HMAC key); required outside the embedded mode.
@@ -91,7 +97,11 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
     @field_validator(
-        "prometheus_multiproc_dir", "worker_metrics_port", "worker_memory_bytes", mode="before"
+        "prometheus_multiproc_dir",
+        "worker_metrics_port",
+        "worker_memory_bytes",
+        "retention_days",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

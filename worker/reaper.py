@@ -1,4 +1,5 @@
-"""The reaper's schedule: every worker looks for orphaned jobs at start-up and then periodically.
+"""The reaper's schedule: every worker looks for orphaned jobs at start-up and then periodically,
+and (with RETENTION_DAYS set) deletes the jobs that ended before the retention period.
 
 A thread in the worker's main process, rather than Celery beat (one more process to deploy and
 keep single) or a self-rescheduling task (copies multiply with every worker restart). Several
@@ -14,6 +15,7 @@ from celery.signals import worker_ready, worker_shutdown
 from store.db import sessions
 from store.queue import BrokerUnavailable, enqueue
 from store.reaper import Reaped, reap
+from store.retention import cutoff, purge
 from store.retry import is_transient
 from store.settings import Settings
 
@@ -42,15 +44,29 @@ def reap_once(settings: Settings) -> Reaped:
     return reaped
 
 
+def purge_once(settings: Settings) -> int:
+    """Delete the jobs that ended more than RETENTION_DAYS ago (none when it is unset)."""
+    if settings.retention_days is None:
+        return 0
+    before = cutoff(settings.retention_days)
+    removed = purge(sessions(settings.database_url), before, settings.purge_batch_jobs)
+    if removed:
+        log.info("retention: purged %d jobs that ended before %s", removed, before.isoformat())
+    return removed
+
+
 def _loop(settings: Settings) -> None:
     while True:
-        try:
-            reap_once(settings)
-        except Exception as exc:  # never let the thread die
-            if is_transient(exc):  # the database is down: say so in one line, not a traceback
-                log.warning("reaper pass skipped: database unreachable (%s)", type(exc).__name__)
-            else:
-                log.exception("reaper pass failed")
+        for what, work in (("reaper", reap_once), ("retention", purge_once)):
+            try:
+                work(settings)
+            except Exception as exc:  # never let the thread die
+                if is_transient(exc):  # the database is down: one line, not a traceback
+                    log.warning(
+                        "%s pass skipped: database unreachable (%s)", what, type(exc).__name__
+                    )
+                else:
+                    log.exception("%s pass failed", what)
         if _stop.wait(settings.reaper_seconds):
             return
 

@@ -60,7 +60,9 @@ def run_job(settings: Settings, job_id: str) -> str:
         with Heartbeat(factory, job_id, claim.attempt, settings.heartbeat_seconds):
             status = _train(factory, settings, job_id, claim)
     except Superseded:
-        log.warning("job %s attempt %d was taken over by another delivery", job_id, claim.attempt)
+        # Taken over by another delivery, ended by the reaper, or ended and then deleted: its
+        # row no longer matches this attempt, so nothing this run writes lands anywhere.
+        log.warning("job %s attempt %d no longer owns the job; stopped", job_id, claim.attempt)
         return "superseded"
     log.info("job %s %s", job_id, status)
     return status

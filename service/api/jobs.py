@@ -39,8 +39,8 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     except (SpecError, LimitExceeded) as exc:
         raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
     stored = spec.to_dict()
-    digest = idempotency.request_hash(body.name, stored)
-    job, document, created = _store_once(owner, key, digest, stored, body.name)
+    digest = idempotency.request_hash(body.name, stored, body.labels)
+    job, document, created = _store_once(owner, key, digest, stored, body.name, body.labels)
     if not created:
         if job.request_hash != digest:
             raise idempotency.key_reused()
@@ -67,7 +67,12 @@ def list_jobs() -> Response:
     try:
         with current_sessions().begin() as session:
             page, cursor = jobs.list_jobs(
-                session, current_caller().visible_owner, query.status, query.limit, query.cursor
+                session,
+                current_caller().visible_owner,
+                query.status,
+                query.limit,
+                query.cursor,
+                query.filters(),
             )
             items = [job_summary(job) for job in page]
     except jobs.BadCursor as exc:
@@ -143,8 +148,27 @@ def cancel(job_id: str) -> tuple[Response, int]:
         return jsonify(job_out(job)), 202
 
 
+@bp.delete("/<job_id>")
+def delete_job(job_id: str) -> tuple[str, int]:
+    """Remove an ended job with its losses, checkpoint and weights."""
+    with current_sessions().begin() as session:
+        try:
+            jobs.remove_ended_job(session, job_id, current_caller().visible_owner)
+        except jobs.NotFound as exc:
+            raise Problem(404, "Not Found", str(exc), "not-found") from exc
+        except jobs.Conflict as exc:
+            raise Problem(409, "Conflict", f"cannot delete: {exc}", "job-active") from exc
+    log.info("job %s deleted", job_id)
+    return "", 204
+
+
 def _store_once(
-    owner: str, key: str | None, digest: str, spec: dict[str, Any], name: str | None
+    owner: str,
+    key: str | None,
+    digest: str,
+    spec: dict[str, Any],
+    name: str | None,
+    labels: dict[str, str],
 ) -> tuple[Job, dict[str, Any], bool]:
     """A new job and True, or False and the job the owner already submitted with ``key``."""
     try:
@@ -153,7 +177,7 @@ def _store_once(
             if job is not None:
                 return job, job_out(job), False
             _admit(session, owner)
-            job = jobs.create_job(session, spec, name, owner, key, digest)
+            job = jobs.create_job(session, spec, name, owner, key, digest, labels)
             return job, job_out(job), True
     except IntegrityError:
         if key is None:

@@ -1,6 +1,6 @@
 """Turning a request into validated pydantic models, or into a problem that says what is wrong."""
 
-from typing import TypeVar
+from typing import TypeVar, get_origin
 
 from flask import request
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -32,8 +32,13 @@ def json_body(adapter: TypeAdapter[T]) -> T:
 
 
 def query_args(model: type[ModelT]) -> ModelT:
-    """The query string validated as ``model`` (a repeated parameter keeps its last value)."""
+    """The query string validated as ``model`` (a repeated parameter keeps its last value, or
+    all of them where ``model`` takes a list)."""
+    args: dict[str, object] = dict(request.args.to_dict())
+    for name, info in model.model_fields.items():
+        if get_origin(info.annotation) is list and name in request.args:
+            args[name] = request.args.getlist(name)  # a repeatable parameter keeps them all
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(args)
     except ValidationError as exc:
         raise from_validation_error(exc) from exc

@@ -40,7 +40,7 @@ def test_the_documented_spec_is_the_adapters_schema() -> None:
     generated = JOB_SPEC.json_schema(ref_template=REF)
     assert {name: schemas[name] for name in generated["$defs"]} == generated.pop("$defs")
     assert schemas["JobSpec"] == generated
-    assert set(generated["properties"]) == {"model", "data", "training", "name"}
+    assert set(generated["properties"]) == {"model", "data", "training", "name", "labels"}
     assert set(schemas) >= SPEC_CLASSES
 
 
