@@ -86,7 +86,8 @@ class Job(Base):
     owner: Mapped[str] = mapped_column(String(64), default="local")
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # Plain JSON, not JSONB: the spec comes back in the order it was written (migration 0006).
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     epochs: Mapped[int] = mapped_column(Integer)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
     latest_loss: Mapped[float | None] = mapped_column(Float)
