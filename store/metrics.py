@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from functools import cache
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
-    generate_latest,
+    PlatformCollector,
+    ProcessCollector,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -124,11 +126,28 @@ def registry() -> CollectorRegistry:
         return REGISTRY
     combined = CollectorRegistry()
     MultiProcessCollector(combined)  # reads PROMETHEUS_MULTIPROC_DIR, as the values did
+    # The process and Python collectors of the process that answers (they do not add up).
+    ProcessCollector(registry=combined)
+    PlatformCollector(registry=combined)
+    GCCollector(registry=combined)
     return combined
 
 
-def exposition(database_url: str) -> tuple[bytes, str]:
-    """The API's scrape: every process's metrics and the queue depth; and its content type."""
-    queue = CollectorRegistry()
-    queue.register(QueueDepth(database_url))
-    return generate_latest(registry()) + generate_latest(queue), CONTENT_TYPE_LATEST
+class _Everything(Collector):
+    """Another registry's metrics, so that one exposition holds them and the queue depth."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._source.collect()
+
+
+def exposition(database_url: str, accept: str | None = None) -> tuple[bytes, str]:
+    """The API's scrape: every process's metrics and the queue depth, in the format the
+    scraper asks for (OpenMetrics when its Accept names it, else Prometheus text)."""
+    scrape = CollectorRegistry()
+    scrape.register(_Everything(registry()))
+    scrape.register(QueueDepth(database_url))
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(scrape), content_type

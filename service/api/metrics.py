@@ -18,7 +18,8 @@ bp = Blueprint("metrics", __name__)
 @bp.get("/metrics")
 def scrape() -> Response:
     """Every metric in the Prometheus text format, summed over the API and worker processes."""
-    body, content_type = metrics.exposition(current_settings().database_url)
+    accept = request.headers.get("Accept")
+    body, content_type = metrics.exposition(current_settings().database_url, accept)
     return Response(body, content_type=content_type)
 
 

@@ -145,3 +145,23 @@ def test_a_queued_job_cancelled_by_the_api_counts_as_finished(client: Any, app: 
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 202
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 202  # counted once
     assert scrape(app.test_client())[cancelled] == before + 1
+
+
+def test_metrics_have_process_collectors_every_status_and_openmetrics_on_request(app: Any) -> None:
+    scraper = app.test_client()
+    plain = scraper.get("/metrics")
+    assert plain.content_type.startswith("text/plain")
+    names = {family.name for family in text_string_to_metric_families(plain.get_data(True))}
+    assert {"process_resident_memory_bytes", "python_info", "gradyard_queue_depth"} <= names
+    finished = [
+        line
+        for line in plain.get_data(True).splitlines()
+        if line.startswith("gradyard_jobs_finished_total{")
+    ]
+    assert {line.split('"')[1] for line in finished} == {"succeeded", "failed", "cancelled"}
+
+    open_metrics = scraper.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    assert open_metrics.content_type.startswith("application/openmetrics-text")
+    assert open_metrics.get_data(True).rstrip().endswith("# EOF")
