@@ -66,18 +66,12 @@ class Training:
         self, spec: Mapping[str, Any] | JobSpec, resume: Mapping[str, Any] | None = None
     ) -> None:
         self._spec = s = parse_spec(spec)
-        m, d, t = s.model, s.data, s.training
+        m, t = s.model, s.training
         assert m.inputs is not None  # a JobSpec takes it from its data
         self._model = MLP(
             m.inputs, m.layers, m.activation, m.output_activation, rng=random.Random(t.seed)
         )
-        if isinstance(d, InlineData):
-            self._inputs = [list(x) for x in d.inputs]
-            self._targets = [list(y) for y in d.targets]
-        else:
-            xs, ys = data.generate(d.generator, d.samples, d.noise, t.seed, d.classes)
-            self._inputs = xs
-            self._targets = [[y] for y in data.labels_for(t.loss, ys, d.classes)]
+        self._inputs, self._targets = samples(s)
         self._shuffle = random.Random(f"{t.seed}:shuffle")
         self._params = self._model.parameters()
         optimizer = optim.OPTIMIZERS[t.optimizer.name]
@@ -202,6 +196,15 @@ class Training:
             raise SpecError("resume: the checkpoint's model does not match the spec's")
         for p, q in zip(self._params, saved.parameters(), strict=True):
             p.data = q.data
+
+
+def samples(spec: JobSpec) -> Batch:
+    """A checked spec's training inputs and targets (generated data drawn from its seed)."""
+    d, t = spec.data, spec.training
+    if isinstance(d, InlineData):
+        return [list(x) for x in d.inputs], [list(y) for y in d.targets]
+    xs, ys = data.generate(d.generator, d.samples, d.noise, t.seed, d.classes)
+    return xs, [[y] for y in data.labels_for(t.loss, ys, d.classes)]
 
 
 def train(

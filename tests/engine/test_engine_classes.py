@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import SpecError, Training, Value, parse_spec, train
+from engine.classify import confusion, labels, probabilities
 from engine.data import generate
 from engine.losses import correct, cross_entropy, softmax
 from engine.optim import DEFAULT_ADAM_BETA1, DEFAULT_ADAM_BETA2, DEFAULT_ADAM_EPS
@@ -297,3 +298,37 @@ def test_softmax_of_a_trained_model_sums_to_one():
     for _ in range(20):
         p = softmax([rng.uniform(-50, 50) for _ in range(5)])
         assert math.fsum(p) == pytest.approx(1.0, rel=1e-15) and all(0 <= x <= 1 for x in p)
+
+
+def test_class_labels_probabilities_and_confusion():
+    assert labels("cross_entropy", [[0.1, 2.0, -1.0], [3.0, 0.0, 3.0]]) == [1, 0]
+    assert probabilities("cross_entropy", [[0.0, 0.0]]) == [[0.5, 0.5]]
+    assert labels("binary_cross_entropy", [0.7, 0.5, 0.2]) == [1, 0, 0]
+    assert labels("binary_cross_entropy", [[0.7, 0.1]]) == [[1, 0]]
+    assert probabilities("binary_cross_entropy", [0.7]) == [0.7]
+    assert labels("hinge", [0.3, -0.1, 0.0]) == [1, -1, -1]
+    assert probabilities("hinge", [0.3]) is None
+    result = train(SPIRAL3)
+    names, counts = confusion(SPIRAL3, result.weights)
+    assert names == [0, 1, 2] and sum(map(sum, counts)) == 45
+    assert [sum(row) for row in counts] == [15, 15, 15]
+    # The diagonal is the accuracy of the final weights: one more (full-batch) epoch's.
+    assert sum(counts[i][i] for i in range(3)) / 45 == _one_more_epoch(SPIRAL3).accuracy
+    moons = {
+        "model": {"layers": [4, 1], "output_activation": "linear"},
+        "data": {"generator": "moons", "samples": 20},
+        "training": {"loss": "hinge", "epochs": 2},
+    }
+    names, counts = confusion(moons, train(moons).weights)
+    assert names == [-1, 1] and sum(map(sum, counts)) == 20
+    with pytest.raises(ValueError, match="regression"):
+        confusion({"training": {"epochs": 1}}, train({"training": {"epochs": 1}}).weights)
+
+
+def _one_more_epoch(spec):
+    # An epoch scores the weights it starts from: run past the end, and the last one scores
+    # the final weights (a constant schedule makes the earlier epochs the same).
+    training = Training(_with(spec, training={"epochs": spec["training"]["epochs"] + 1}))
+    for _ in range(training.total_epochs - 1):
+        training.run_epoch()
+    return training.run_epoch()
