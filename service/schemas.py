@@ -46,7 +46,8 @@ class JobPage(BaseModel):
 class LossPoint(BaseModel):
     epoch: int
     loss: float
-    accuracy: float | None
+    accuracy: float | None = Field(description="classifiers: the epoch's training accuracy")
+    rmse: float | None = Field(description="regression: the epoch's root-mean-square error")
 
 
 class LossPage(BaseModel):

@@ -90,7 +90,9 @@ def losses(job_id: str) -> Response:
     with current_sessions().begin() as session:
         owned_job_or_404(session, job_id)
         rows, after = jobs.loss_page(session, job_id, query.after, query.limit, query.every)
-    items = [{"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy} for r in rows]
+    items = [
+        {"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy, "rmse": r.rmse} for r in rows
+    ]
     return jsonify({"items": items, "next": _next_url(after=after) if after else None})
 
 

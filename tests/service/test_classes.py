@@ -68,6 +68,11 @@ def test_binary_classifiers_get_classes_too(client: Any) -> None:
 @pytest.mark.usefixtures("worker")
 def test_a_regression_job_has_no_classes(client: Any) -> None:
     job = finished(client, {"training": {"epochs": 3}})
+    items = client.get(f"/api/v1/jobs/{job['id']}/losses").get_json()["items"]
+    rmses: list[float] = []
+    train(job["spec"], on_epoch=lambda epoch, loss, metrics: rmses.append(metrics["rmse"]))
+    assert [item["accuracy"] for item in items] == [None, None, None]
+    assert [item["rmse"] for item in items] == rmses  # bitwise, through Postgres
     body = client.post(f"/api/v1/jobs/{job['id']}/predict", json={"inputs": [[1, 2, 3]]})
     assert set(body.get_json()) == {"outputs"}
     response = client.get(f"/api/v1/jobs/{job['id']}/confusion")
