@@ -154,13 +154,15 @@ def weights(client: Client, job_id: str, output: Path | None) -> None:
 def predict(client: Client, job_id: str, inputs_file: Path) -> None:
     """Print the outputs of a succeeded job's model for the inputs in INPUTS.json.
 
-    INPUTS.json holds a list of input rows, or {"inputs": [...]} as the API takes it.
+    INPUTS.json holds a list of input rows, or {"inputs": [...]} as the API takes it. A
+    classifier's answer also holds each sample's class label ("classes") and, but for hinge,
+    its probabilities.
     """
     document = _read_json(inputs_file)
     inputs = document.get("inputs") if isinstance(document, dict) else document
     if not isinstance(inputs, list):
         _fail(USAGE, f"error: {inputs_file} must hold a list of input rows or {{'inputs': [...]}}")
-    click.echo(json.dumps({"outputs": client.predict(job_id, inputs)}))
+    click.echo(json.dumps(client.prediction(job_id, inputs)))
 
 
 @click.command()

@@ -111,9 +111,16 @@ class Client:
 
     def predict(self, job_id: str, inputs: list[list[float]]) -> list[Any]:
         """The model's outputs for ``inputs``: a number per sample (a list for several outputs)."""
-        answer = self._json("POST", f"/api/v1/jobs/{job_id}/predict", json={"inputs": inputs})
-        outputs: list[Any] = answer["outputs"]
+        outputs: list[Any] = self.prediction(job_id, inputs)["outputs"]
         return outputs
+
+    def prediction(self, job_id: str, inputs: list[list[float]]) -> dict[str, Any]:
+        """The whole answer for ``inputs``: ``outputs``, and for a classifier ``classes`` (and
+        ``probabilities``, but for hinge)."""
+        answer: dict[str, Any] = self._json(
+            "POST", f"/api/v1/jobs/{job_id}/predict", json={"inputs": inputs}
+        )
+        return answer
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued job, or ask a running one to stop; the job's document."""

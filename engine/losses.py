@@ -1,7 +1,8 @@
 """Losses over a batch, each one fused node; the L2 penalty; accuracy for the classifying losses.
 
 `outputs[s][k]` is output k of sample s and `targets[s][k]` its target: a multi-output model
-takes one target per output, and every (sample, output) pair is one term of the loss.
+takes one target per output, and every (sample, output) pair is one term of the loss. The
+exception is cross_entropy, whose k outputs score k classes: its target is one label per sample.
 """
 
 from __future__ import annotations
@@ -66,6 +67,35 @@ def binary_cross_entropy(logits: Outputs, targets: Targets) -> Value:
     return _loss("binary_cross_entropy", s / len(children), children, local, 1.0 / len(children))
 
 
+def cross_entropy(logits: Outputs, targets: Targets) -> Value:
+    """Mean over samples of -log softmax(z)_t, from the k logits z and the integer label t.
+
+    -log softmax(z)_t = logsumexp(z) - z_t, with logsumexp(z) = m + log sum_i e^(z_i - m) for
+    m = max z: every exponent is <= 0, so nothing overflows and the log's argument is >= 1.
+    d/dz_i = softmax(z)_i - [i == t], which lies in [-1, 1] whatever the logits.
+    """
+    if len(logits) != len(targets) or any(len(ts) != 1 for ts in targets):
+        raise ValueError("expected one label per sample")
+    s = 0.0
+    children: list[Value] = []
+    local: list[float] = []
+    for zs, (t,) in zip(logits, targets):  # noqa: B905 (lengths checked above)
+        label = int(t)
+        if label != t or not 0 <= label < len(zs):
+            raise ValueError(f"expected a label 0 to {len(zs) - 1}, got {t}")
+        p, lse = _softmax([z.data for z in zs])
+        s += lse - zs[label].data
+        local += p
+        local[len(children) + label] -= 1.0
+        children += zs
+    return _loss("cross_entropy", s / len(logits), children, local, 1.0 / len(logits))
+
+
+def softmax(logits: Sequence[float]) -> list[float]:
+    """The probabilities e^z_i / sum_j e^z_j, computed without overflow."""
+    return _softmax(logits)[0]
+
+
 def l2_penalty(params: Sequence[Value], l2: float) -> Value:
     """l2 * sum(p * p) as one node (the notebook's Q&A on regularisation)."""
     data = tuple(p.data for p in params)
@@ -81,7 +111,10 @@ def correct(loss: str, outputs: Sequence[Sequence[float]], targets: Targets) -> 
 
     hinge: right when t y > 0 (a score of exactly 0 is never right).
     binary_cross_entropy (on logits): predicts 1 when z > 0, i.e. p > 0.5.
+    cross_entropy: one pair per sample, right when the label is the argmax of the logits.
     """
+    if loss == "cross_entropy":
+        return sum(1 for zs, ts in zip(outputs, targets, strict=True) if argmax(zs) == ts[0])
     pairs = _pairs(outputs, targets)
     if loss == "hinge":
         return sum(1 for y, t in pairs if t * y > 0.0)
@@ -90,11 +123,22 @@ def correct(loss: str, outputs: Sequence[Sequence[float]], targets: Targets) -> 
     return None
 
 
+def squared_errors(outputs: Sequence[Sequence[float]], targets: Targets) -> float:
+    """The sum of (y - t)**2 over every (sample, output) pair: a regression's error, unweighted."""
+    return math.fsum((y - t) ** 2 for y, t in _pairs(outputs, targets))
+
+
+def argmax(xs: Sequence[float]) -> int:
+    """The index of the largest value, the first of equals (as torch.argmax)."""
+    return max(range(len(xs)), key=xs.__getitem__)
+
+
 LOSSES: dict[str, Loss] = {
     "sum_squared": sum_squared,
     "mean_squared": mean_squared,
     "hinge": hinge,
     "binary_cross_entropy": binary_cross_entropy,
+    "cross_entropy": cross_entropy,
 }
 
 # The labels each classifying loss expects; the others take any finite target.
@@ -103,8 +147,15 @@ LABELS: dict[str, tuple[float, float]] = {
     "binary_cross_entropy": (0.0, 1.0),
 }
 
-# The output activation a loss needs: binary_cross_entropy scores probabilities.
-OUTPUT_ACTIVATIONS = {"binary_cross_entropy": "sigmoid"}
+# Losses whose target is one class label per sample, 0 to k - 1 for a model of k outputs.
+CLASS_LABELS = frozenset({"cross_entropy"})
+
+# The losses that classify (accuracy, class predictions, a confusion matrix); the rest regress.
+CLASSIFIERS = frozenset(LABELS) | CLASS_LABELS
+
+# The output activation a loss needs: binary_cross_entropy scores probabilities, cross_entropy
+# takes the raw logits (its softmax is inside the loss).
+OUTPUT_ACTIVATIONS = {"binary_cross_entropy": "sigmoid", "cross_entropy": "linear"}
 
 # Losses computed from the output layer's pre-activation (its logit) rather than its output.
 ON_LOGITS = frozenset({"binary_cross_entropy"})
@@ -128,6 +179,14 @@ def _pairs(outputs: Sequence[Sequence[_T]], targets: Targets) -> list[tuple[_T, 
     if len(outputs) != len(targets) or any(map(_differ, outputs, targets)):
         raise ValueError("expected one target per output of every sample")
     return [(y, t) for ys, ts in zip(outputs, targets) for y, t in zip(ys, ts)]  # noqa: B905
+
+
+def _softmax(z: Sequence[float]) -> tuple[list[float], float]:
+    # softmax(z) and logsumexp(z), both shifted by m = max z so that every e^(z_i - m) <= 1.
+    m = max(z)
+    e = [math.exp(x - m) for x in z]
+    total = math.fsum(e)
+    return [x / total for x in e], m + math.log(total)
 
 
 def _differ(ys: Sized, ts: Sized) -> bool:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from engine import data
 from engine.activations import ACTIVATIONS
 from engine.errors import SpecError
-from engine.losses import LABELS, OUTPUT_ACTIVATIONS
+from engine.losses import CLASS_LABELS, LABELS, OUTPUT_ACTIVATIONS
 from engine.reader import PYDANTIC_CONFIG, Each, plain, read
 from engine.training_spec import TrainingSpec
 
@@ -113,6 +113,14 @@ class GeneratedData:
     noise: float = field(
         default=0.1, metadata={"ge": 0, "description": "the Gaussian noise's standard deviation"}
     )
+    classes: int = field(
+        default=2,
+        metadata={
+            "ge": 2,
+            "le": data.MAX_CLASSES,
+            "description": "classes to draw (spiral and blobs; the others draw 2)",
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.generator in data.FIXED:
@@ -128,7 +136,10 @@ class GeneratedData:
         """The generator and the settings it uses."""
         if self.generator in data.FIXED:
             return {"generator": self.generator}
-        return {"generator": self.generator, "samples": self.samples, "noise": self.noise}
+        settings = {"generator": self.generator, "samples": self.samples, "noise": self.noise}
+        if self.generator in data.MULTICLASS:
+            settings["classes"] = self.classes
+        return settings
 
 
 if TYPE_CHECKING:  # the normal form, which __post_init__ leaves in every instance
@@ -173,10 +184,14 @@ class JobSpec:
             outputs = _same_widths(d.targets, "data.targets")
             if loss in LABELS:
                 _labels(d.targets, loss)
+        else:
+            _classes(d, loss)
         if model.inputs != d.width:
             message = f"model.inputs is {model.inputs} but each data sample has {d.width} inputs"
             raise SpecError(message, "model.inputs")
-        if model.layers[-1] != outputs:
+        if loss in CLASS_LABELS:
+            _class_labels(model.layers[-1], d, loss)
+        elif model.layers[-1] != outputs:
             message = f"model.layers ends with {model.layers[-1]} outputs; targets have {outputs}"
             raise SpecError(message, "model.layers")
         needed = OUTPUT_ACTIVATIONS.get(loss, model.output_activation)
@@ -202,6 +217,35 @@ def _labels(targets: tuple[tuple[float, ...], ...], loss: str) -> None:
     for i, row in enumerate(targets):
         if any(t not in labels for t in row):
             message = f"{loss} needs labels {labels[0]:g} or {labels[1]:g}"
+            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
+
+
+def _classes(d: GeneratedData, loss: str) -> None:
+    # Only spiral and blobs draw more than two classes, and only cross_entropy scores them.
+    if d.classes != 2 and d.generator not in data.MULTICLASS:
+        message = f"data.classes: {d.generator} draws 2 classes, not {d.classes}"
+        raise SpecError(message, "data.classes")
+    if d.classes > 2 and loss not in CLASS_LABELS:
+        message = f"training.loss must be 'cross_entropy' for {d.classes} classes, not {loss!r}"
+        raise SpecError(message, "training.loss")
+
+
+def _class_labels(k: int, d: InlineData | GeneratedData, loss: str) -> None:
+    # k outputs score k classes: at least 2, one per generated class, one integer label per sample.
+    if k < 2:
+        message = f"model.layers must end with 2 or more outputs (one per class) for {loss}"
+        raise SpecError(message, "model.layers")
+    if isinstance(d, GeneratedData):
+        if d.classes != k:
+            message = f"model.layers ends with {k} outputs; data has {d.classes} classes"
+            raise SpecError(message, "model.layers")
+        return
+    for i, row in enumerate(d.targets):
+        if len(row) != 1:
+            message = f"{loss} takes one class label per sample, not {len(row)} targets"
+            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
+        if not (float(row[0]).is_integer() and 0 <= row[0] < k):  # 1.0 is label 1; 1.5 none
+            message = f"{loss} needs an integer label from 0 to {k - 1}, got {row[0]:g}"
             raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
 
 

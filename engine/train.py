@@ -4,8 +4,9 @@ Epochs count from 1. Epoch k's loss is the loss of the k-th forward pass, before
 includes the L2 penalty. Full batch (the default) is one step per epoch over the samples in order,
 as in the notebook. With `batch_size`, each epoch shuffles the samples with the job's shuffle RNG
 and takes one step per batch; the epoch's loss is then the mean of its batch losses (each being
-exactly the value that was differentiated), and its accuracy counts every sample of the epoch,
-each scored with the weights its batch saw.
+exactly the value that was differentiated), and its accuracy (or, for the squared losses, its
+root-mean-square error) counts every sample of the epoch, each scored with the weights its batch
+saw.
 
 Randomness: the weights come from random.Random(seed), first, so the default job reproduces the
 notebook; the data and the shuffles use their own streams derived from the seed.
@@ -22,7 +23,7 @@ from typing import Any
 
 from engine import data, optim, weights
 from engine.errors import NonFiniteError, SpecError, TrainingError
-from engine.losses import LABELS, LOSSES, ON_LOGITS, correct, l2_penalty
+from engine.losses import CLASSIFIERS, LOSSES, ON_LOGITS, correct, l2_penalty, squared_errors
 from engine.nn import MLP, Pass
 from engine.spec import InlineData, JobSpec, parse_spec
 from engine.training_spec import hyperparameters
@@ -35,11 +36,12 @@ Batch = tuple[list[list[float]], list[list[float]]]
 
 @dataclass(frozen=True)
 class EpochStats:
-    """What one epoch measured; accuracy is None for the regression losses."""
+    """What one epoch measured: accuracy for the classifying losses, rmse for the others."""
 
     epoch: int
     loss: float
     accuracy: float | None
+    rmse: float | None = None
 
 
 @dataclass
@@ -64,18 +66,12 @@ class Training:
         self, spec: Mapping[str, Any] | JobSpec, resume: Mapping[str, Any] | None = None
     ) -> None:
         self._spec = s = parse_spec(spec)
-        m, d, t = s.model, s.data, s.training
+        m, t = s.model, s.training
         assert m.inputs is not None  # a JobSpec takes it from its data
         self._model = MLP(
             m.inputs, m.layers, m.activation, m.output_activation, rng=random.Random(t.seed)
         )
-        if isinstance(d, InlineData):
-            self._inputs = [list(x) for x in d.inputs]
-            self._targets = [list(y) for y in d.targets]
-        else:
-            xs, ys = data.generate(d.generator, d.samples, d.noise, t.seed)
-            self._inputs = xs
-            self._targets = [[y] for y in data.labels_for(t.loss, ys)]
+        self._inputs, self._targets = samples(s)
         self._shuffle = random.Random(f"{t.seed}:shuffle")
         self._params = self._model.parameters()
         optimizer = optim.OPTIMIZERS[t.optimizer.name]
@@ -84,7 +80,7 @@ class Training:
         self._schedule_settings = hyperparameters(t.schedule)
         self._loss = LOSSES[t.loss]
         self._logits = t.loss in ON_LOGITS
-        self._classify = t.loss in LABELS
+        self._classify = t.loss in CLASSIFIERS
         self._nodes = 0  # graph nodes of the last step, for the benchmark
         full = t.batch_size is None
         self._full = Pass(self._model, self._inputs, self._logits) if full else None
@@ -106,12 +102,12 @@ class Training:
         t = self._spec.training
         lr = self._schedule(t.learning_rate, epoch, t.epochs, **self._schedule_settings)
         losses = []
-        right: int | None = 0
+        scores = []  # per batch: right answers of a classifier, squared errors of a regression
         try:
             for xs, ys in self._batches():
-                loss, ok = self._step(xs, ys, lr)
+                loss, score = self._step(xs, ys, lr)
                 losses.append(loss)
-                right = None if ok is None or right is None else right + ok
+                scores.append(score)
         except NonFiniteError as e:
             raise TrainingError(epoch, str(e)) from e
         loss = losses[0] if len(losses) == 1 else math.fsum(losses) / len(losses)
@@ -119,7 +115,9 @@ class Training:
             raise TrainingError(epoch, f"the loss is {loss}")
         self.epoch = epoch
         scored = len(self._targets) * len(self._targets[0])
-        return EpochStats(epoch, loss, None if right is None else right / scored)
+        if self._classify:
+            return EpochStats(epoch, loss, sum(scores) / scored)
+        return EpochStats(epoch, loss, None, math.sqrt(math.fsum(scores) / scored))
 
     def checkpoint(self) -> dict[str, Any]:
         """The state at this epoch boundary as JSON: resume=checkpoint continues bit for bit."""
@@ -147,9 +145,7 @@ class Training:
             chunk = order[i : i + size]
             yield [self._inputs[j] for j in chunk], [self._targets[j] for j in chunk]
 
-    def _step(
-        self, xs: list[list[float]], ys: list[list[float]], lr: float
-    ) -> tuple[float, int | None]:
+    def _step(self, xs: list[list[float]], ys: list[list[float]], lr: float) -> tuple[float, float]:
         # Full batch: the same graph every epoch, recomputed in place. Mini-batches: a new one.
         forward = self._full or Pass(self._model, xs, self._logits)
         outputs = forward.run()
@@ -161,9 +157,11 @@ class Training:
             loss = loss + penalty
             tape += (penalty, loss)
         self._nodes = len(tape)
-        ok = None
+        ys_hat = [[y.data for y in o] for o in outputs]
         if self._classify:
-            ok = correct(self._spec.training.loss, [[y.data for y in o] for o in outputs], ys)
+            score: float = correct(self._spec.training.loss, ys_hat, ys) or 0
+        else:
+            score = squared_errors(ys_hat, ys)
         for p in self._params:
             p.grad = 0.0
         loss.backward(tape)
@@ -171,7 +169,7 @@ class Training:
         # A sum is non-finite exactly when some term is (barring overflow of huge weights).
         if not math.isfinite(sum(map(_data, self._params))):
             raise NonFiniteError("update", (), "made a weight non-finite")
-        return loss.data, ok
+        return loss.data, score
 
     def _restore(self, checkpoint: Mapping[str, Any]) -> None:
         if not isinstance(checkpoint, Mapping) or checkpoint.get("format") != CHECKPOINT_FORMAT:
@@ -200,6 +198,15 @@ class Training:
             p.data = q.data
 
 
+def samples(spec: JobSpec) -> Batch:
+    """A checked spec's training inputs and targets (generated data drawn from its seed)."""
+    d, t = spec.data, spec.training
+    if isinstance(d, InlineData):
+        return [list(x) for x in d.inputs], [list(y) for y in d.targets]
+    xs, ys = data.generate(d.generator, d.samples, d.noise, t.seed, d.classes)
+    return xs, [[y] for y in data.labels_for(t.loss, ys, d.classes)]
+
+
 def train(
     spec: Mapping[str, Any] | JobSpec,
     on_epoch: Callable[[int, float, dict[str, float]], None] | None = None,
@@ -219,6 +226,6 @@ def train(
         losses.append(stats.loss)
         accuracies.append(stats.accuracy)
         if on_epoch is not None:
-            metrics = {} if stats.accuracy is None else {"accuracy": stats.accuracy}
-            on_epoch(stats.epoch, stats.loss, metrics)
+            metrics = {"accuracy": stats.accuracy, "rmse": stats.rmse}
+            on_epoch(stats.epoch, stats.loss, {k: v for k, v in metrics.items() if v is not None})
     return TrainResult(losses, accuracies, training.weights(), training.epoch, stopped)

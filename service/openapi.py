@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from service.schemas import (
+    ConfusionOut,
     JobListQuery,
     JobOut,
     JobPage,
@@ -180,6 +181,15 @@ def build_openapi() -> dict[str, Any]:
                 "400 404 409 413 415 422 429",
                 parameters=[JOB_ID],
                 requestBody=body(PREDICT_REQUEST),
+            ),
+        },
+        "/api/v1/jobs/{job_id}/confusion": {
+            "get": op(
+                "get_confusion",
+                "Confusion matrix of a classifier on its training data",
+                {"200": ok(ConfusionOut, "the labels and counts[true][predicted]")},
+                "404 409 422",
+                parameters=[JOB_ID],
             ),
         },
         "/api/v1/jobs/{job_id}/cancel": {

@@ -48,7 +48,8 @@ class JobPage(BaseModel):
 class LossPoint(BaseModel):
     epoch: int
     loss: float
-    accuracy: float | None
+    accuracy: float | None = Field(description="classifiers: the epoch's training accuracy")
+    rmse: float | None = Field(description="regression: the epoch's root-mean-square error")
 
 
 class LossPage(BaseModel):
@@ -59,6 +60,23 @@ class LossPage(BaseModel):
 class PredictOut(BaseModel):
     outputs: list[float] | list[list[float]] = Field(
         description="one number per sample for a single-output model, else one list per sample"
+    )
+    probabilities: list[float] | list[list[float]] | None = Field(
+        default=None,
+        description="classifiers but hinge: the softmax of each sample's outputs "
+        "(cross_entropy), or the positive class's probability (binary_cross_entropy)",
+    )
+    classes: list[int] | list[list[int]] | None = Field(
+        default=None,
+        description="classifiers: each sample's class (cross_entropy: the argmax, 0 to k - 1; "
+        "binary_cross_entropy: 0 or 1; hinge: -1 or 1)",
+    )
+
+
+class ConfusionOut(BaseModel):
+    labels: list[int] = Field(description="the classes, in the order of rows and columns")
+    counts: list[list[int]] = Field(
+        description="counts[i][j]: training samples of class labels[i] predicted labels[j]"
     )
 
 

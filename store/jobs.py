@@ -219,9 +219,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def loss_page(
     session: Session, job_id: str, after: int, limit: int, every: int
-) -> tuple[list[Row[tuple[int, float, float | None]]], int | None]:
+) -> tuple[list[Row[tuple[int, float, float | None, float | None]]], int | None]:
     """Losses of epochs after ``after``, every ``every``-th from epoch 1, and the next ``after``."""
-    query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy).where(
+    query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, EpochLoss.rmse).where(
         EpochLoss.job_id == job_id, EpochLoss.epoch > after
     )
     if every > 1:

@@ -107,7 +107,7 @@ class Job(Base):
 
 
 class EpochLoss(Base):
-    """The loss (and accuracy) a job's training computed in one epoch; epochs count from 1."""
+    """The loss, and accuracy (classifiers) or rmse (regression), of one epoch; from epoch 1."""
 
     __tablename__ = "epoch_losses"
 
@@ -117,6 +117,7 @@ class EpochLoss(Base):
     epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
     loss: Mapped[float] = mapped_column(Float)
     accuracy: Mapped[float | None] = mapped_column(Float)
+    rmse: Mapped[float | None] = mapped_column(Float)
 
 
 class ApiToken(Base):

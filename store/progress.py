@@ -148,16 +148,20 @@ class ProgressRecorder:
         self._epochs: list[int] = []
         self._losses: list[float] = []
         self._accuracies: list[float | None] = []
+        self._rmses: list[float | None] = []
         self._last_flush = clock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         self._pending: Future[str] | None = None
         self.status: str = JobStatus.RUNNING
 
-    def add(self, epoch: int, loss: float, accuracy: float | None) -> None:
+    def add(
+        self, epoch: int, loss: float, accuracy: float | None, rmse: float | None = None
+    ) -> None:
         """Remember one epoch's result until the next flush."""
         self._epochs.append(epoch)
         self._losses.append(loss)
         self._accuracies.append(accuracy)
+        self._rmses.append(rmse)
 
     def due(self) -> bool:
         """True when enough time or epochs have passed since the last flush."""
@@ -200,8 +204,13 @@ class ProgressRecorder:
 
         One transaction, so a retry after a lost connection writes it all or nothing again.
         """
-        epochs, losses, accuracies = self._epochs, self._losses, self._accuracies
-        self._epochs, self._losses, self._accuracies = [], [], []
+        epochs, losses, accuracies, rmses = (
+            self._epochs,
+            self._losses,
+            self._accuracies,
+            self._rmses,
+        )
+        self._epochs, self._losses, self._accuracies, self._rmses = [], [], [], []
         self._last_flush = self._clock()
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
         if epochs:
@@ -214,19 +223,20 @@ class ProgressRecorder:
                 # The fenced update first: it locks the row, so no new claim can rewind under us.
                 status = _fenced_update(session, self._job_id, self._attempt, **values)
                 if epochs:
-                    insert_losses(session, self._job_id, epochs, losses, accuracies)
+                    insert_losses(session, self._job_id, epochs, losses, accuracies, rmses)
             publish(self._job_id)  # wake live event streams, now that the batch is committed
             return status
 
         return write
 
 
-# One statement for the whole batch, whatever its size: the columns travel as three arrays.
+# One statement for the whole batch, whatever its size: the columns travel as four arrays.
 _INSERT_UNNEST = text(
-    "INSERT INTO epoch_losses (job_id, epoch, loss, accuracy) "
-    "SELECT :job_id, e, l, a FROM unnest("
+    "INSERT INTO epoch_losses (job_id, epoch, loss, accuracy, rmse) "
+    "SELECT :job_id, e, l, a, r FROM unnest("
     "CAST(:epochs AS integer[]), CAST(:losses AS double precision[]), "
-    "CAST(:accuracies AS double precision[])) AS batch(e, l, a) "
+    "CAST(:accuracies AS double precision[]), CAST(:rmses AS double precision[])) "
+    "AS batch(e, l, a, r) "
     "ON CONFLICT DO NOTHING"
 )
 
@@ -237,6 +247,7 @@ def insert_losses(
     epochs: list[int],
     losses: list[float],
     accuracies: list[float | None],
+    rmses: list[float | None] | None = None,
 ) -> None:
     """Insert a batch of epoch rows, skipping any already there.
 
@@ -244,13 +255,20 @@ def insert_losses(
     then already there, and the retry must not fail on them. On Postgres the batch is one
     statement (an executemany would be one INSERT per row, as costly as a tiny epoch itself).
     """
+    rmses = rmses if rmses is not None else [None] * len(epochs)
     if session.get_bind().dialect.name == "postgresql":
-        params = {"job_id": job_id, "epochs": epochs, "losses": losses, "accuracies": accuracies}
+        params = {
+            "job_id": job_id,
+            "epochs": epochs,
+            "losses": losses,
+            "accuracies": accuracies,
+            "rmses": rmses,
+        }
         session.execute(_INSERT_UNNEST, params)
         return
     rows = [
-        {"job_id": job_id, "epoch": e, "loss": loss, "accuracy": a}
-        for e, loss, a in zip(epochs, losses, accuracies, strict=True)
+        {"job_id": job_id, "epoch": e, "loss": loss, "accuracy": a, "rmse": r}
+        for e, loss, a, r in zip(epochs, losses, accuracies, rmses, strict=True)
     ]
     session.execute(sqlite.insert(EpochLoss).on_conflict_do_nothing(), rows)
 

@@ -119,7 +119,7 @@ def _train_recording(
             if time.monotonic() - started >= settings.job_time_limit:
                 raise TimeLimitReached
             stats = training.run_epoch()
-            recorder.add(stats.epoch, stats.loss, stats.accuracy)
+            recorder.add(stats.epoch, stats.loss, stats.accuracy, stats.rmse)
             if recorder.due():
                 epoch_timer.lap(stats.epoch)  # one histogram observation per batch
                 checkpoint = None

@@ -1,4 +1,4 @@
-"""The jobs resource: submit, list, read, page losses, fetch weights, predict, cancel."""
+"""The jobs resource: submit, list, read, page losses, fetch weights, predict, confusion, cancel."""
 
 import logging
 from typing import Any
@@ -7,8 +7,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from engine import predict
+from engine import classify, predict
 from engine.errors import SpecError
+from engine.losses import CLASSIFIERS
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
@@ -94,7 +95,9 @@ def losses(job_id: str) -> Response:
     with current_sessions().begin() as session:
         owned_job_or_404(session, job_id)
         rows, after = jobs.loss_page(session, job_id, query.after, query.limit, query.every)
-    items = [{"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy} for r in rows]
+    items = [
+        {"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy, "rmse": r.rmse} for r in rows
+    ]
     return jsonify({"items": items, "next": _next_url(after=after) if after else None})
 
 
@@ -117,7 +120,8 @@ def predict_outputs(job_id: str) -> Response:
         )
         raise validation_problem([{"field": "inputs", "message": message}])
     with current_sessions().begin() as session:
-        model = _final_weights(owned_job_or_404(session, job_id))
+        job = owned_job_or_404(session, job_id)
+        model, loss = _final_weights(job), job.spec["training"]["loss"]
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
     if bad:
@@ -130,7 +134,27 @@ def predict_outputs(job_id: str) -> Response:
         outputs = predict(model, body.inputs)
     except ArithmeticError as exc:
         raise validation_problem([{"field": "inputs", "message": str(exc)}]) from exc
-    return jsonify({"outputs": outputs})
+    answer: dict[str, Any] = {"outputs": outputs}
+    if loss in CLASSIFIERS:
+        probabilities = classify.probabilities(loss, outputs)
+        if probabilities is not None:
+            answer["probabilities"] = probabilities
+        answer["classes"] = classify.labels(loss, outputs)
+    return jsonify(answer)
+
+
+@bp.get("/<job_id>/confusion")
+def confusion(job_id: str) -> Response:
+    """A succeeded classifier's confusion matrix on its training data."""
+    with current_sessions().begin() as session:
+        job = owned_job_or_404(session, job_id)
+        loss = job.spec["training"]["loss"]
+        if loss not in CLASSIFIERS:
+            detail = f"{loss} is a regression loss: the job has no classes"
+            raise Problem(422, "Not a Classifier", detail, "not-a-classifier")
+        model, spec = _final_weights(job), job.spec
+    labels, counts = classify.confusion(spec, model)
+    return jsonify({"labels": labels, "counts": counts})
 
 
 @bp.post("/<job_id>/cancel")

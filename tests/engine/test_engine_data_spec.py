@@ -191,7 +191,7 @@ BAD = [
         "training.schedule.final_fraction",
         "training.schedule: unknown field 'final_fraction'",
     ),
-    (_with("data", generator="blobs"), "data.generator", "data.generator must be one of"),
+    (_with("data", generator="galaxies"), "data.generator", "data.generator must be one of"),
     (
         _with("data", generator="moons", samples=0),
         "data.samples",

@@ -21,6 +21,7 @@ TORCH_LOSSES = {
     "mean_squared": lambda y, t: ((y - t) ** 2).mean(),
     "hinge": lambda y, t: torch.relu(1 - t * y).mean(),
     "binary_cross_entropy": F.binary_cross_entropy_with_logits,
+    "cross_entropy": lambda z, t: F.cross_entropy(z, t[:, 0].long()),
 }
 
 
@@ -29,6 +30,8 @@ def _targets(loss, rng, shape):
         return [[rng.choice([-1.0, 1.0]) for _ in range(shape[1])] for _ in range(shape[0])]
     if loss == "binary_cross_entropy":
         return [[rng.choice([0.0, 1.0]) for _ in range(shape[1])] for _ in range(shape[0])]
+    if loss == "cross_entropy":  # one label per sample, 0 to k - 1
+        return [[float(rng.randrange(shape[1]))] for _ in range(shape[0])]
     return [[rng.uniform(-2, 2) for _ in range(shape[1])] for _ in range(shape[0])]
 
 
@@ -82,6 +85,7 @@ def test_accuracy_counts():
     assert correct("binary_cross_entropy", [[0.5], [-0.2], [0.0]], [[1.0], [0.0], [1.0]]) == 2
     assert correct("sum_squared", [[0.5]], [[1.0]]) is None
     assert correct("mean_squared", [[0.5]], [[1.0]]) is None
+    assert correct("cross_entropy", [[0.5, 0.7], [0.2, -1.0]], [[1.0], [1.0]]) == 1
 
 
 def _quadratic_grads(params, targets):

@@ -58,6 +58,11 @@ RESUMABLE = [
         "data": {"generator": "xor", "samples": 40},
         "training": {"loss": "binary_cross_entropy", "optimizer": "momentum", "batch_size": 7},
     },
+    {
+        "model": {"layers": [6, 3], "output_activation": "linear"},
+        "data": {"generator": "blobs", "samples": 40, "classes": 3, "noise": 0.3},
+        "training": {"loss": "cross_entropy", "optimizer": "adam", "batch_size": 9, "l2": 1e-3},
+    },
 ]
 
 
@@ -103,7 +108,7 @@ def test_callbacks_and_early_stop():
     assert [c[2]["accuracy"] for c in calls] == result.accuracies
     regression = []
     train({"training": {"epochs": 2}}, on_epoch=lambda *args: regression.append(args))
-    assert [args[2] for args in regression] == [{}, {}]
+    assert [set(args[2]) for args in regression] == [{"rmse"}, {"rmse"}]
 
 
 def test_the_training_surface():

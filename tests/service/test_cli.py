@@ -78,6 +78,22 @@ def test_submit_wait_then_read_the_job_back(gradyard: Any, tmp_path: Path) -> No
     assert json.loads(gradyard("predict", job_id, wrapped).stdout)["outputs"] == outputs
 
 
+def test_predict_prints_a_classifiers_labels(gradyard: Any, tmp_path: Path) -> None:
+    spec = {
+        "model": {"layers": [6, 3], "output_activation": "linear"},
+        "data": {"generator": "blobs", "samples": 30, "classes": 3},
+        "training": {"epochs": 40, "loss": "cross_entropy", "optimizer": "adam"},
+    }
+    result = gradyard("submit", write(tmp_path, "blobs.json", spec), "--wait")
+    assert result.exit_code == 0, result.output
+    job_id = result.stdout.split()[0]
+    # The blobs' centres, on the unit circle at 0, 120 and 240 degrees.
+    inputs = write(tmp_path, "inputs.json", [[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]])
+    answer = json.loads(gradyard("predict", job_id, inputs).stdout)
+    assert answer["classes"] == [0, 1, 2]
+    assert all(sum(row) == pytest.approx(1.0) for row in answer["probabilities"])
+
+
 def test_a_job_that_does_not_succeed_exits_1_with_its_reason(
     gradyard: Any, tmp_path: Path, live_server: str, api_token: str
 ) -> None:
