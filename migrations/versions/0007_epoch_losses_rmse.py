@@ -1,7 +1,7 @@
 """epoch losses rmse: a regression job's root-mean-square error per epoch (issue 14)
 
 Revision ID: a4c1a55e5004
-Revises: 7c2e9a4b1d03
+Revises: 5b7e2c9d4a16
 Create Date: 2026-12-01 06:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a4c1a55e5004"
-down_revision: str | None = "7c2e9a4b1d03"
+down_revision: str | None = "5b7e2c9d4a16"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
