@@ -6,10 +6,12 @@ loss curve from ``/losses?every=N`` and grows it from the event stream.
 """
 
 import json
+import math
+import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import parse_spec
@@ -53,7 +55,6 @@ def jobs_page() -> Any:
         statuses=list(JobStatus),
         next_cursor=cursor,
         notebook=json.dumps(NOTEBOOK_JOB, indent=2),
-        **_common(),
     )
 
 
@@ -86,7 +87,7 @@ def job_page(job_id: str) -> Any:
         has_accuracy=job.spec["training"]["loss"] in LABELS,
         example_inputs=json.dumps(example),
         terminal=job.status in jobs.TERMINAL,
-        **_common(),
+        now=utcnow(),
     )
 
 
@@ -138,11 +139,21 @@ def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
         raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon browsers ask for by default (favicon.svg drawn at 16, 32 and 48 pixels)."""
+    return current_app.send_static_file("favicon.ico")
+
+
 def _page_job(job_id: str, weights: bool = False) -> Any:
     """The caller's job, or the page to show instead (the token form, or not found)."""
     caller = page_caller()
     if caller is None:
         return _token_page()
+    if not _is_job_id(job_id):
+        # Not worth a query, and not one the database may take (Postgres refuses a NUL byte).
+        shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in job_id[:80])
+        return _missing(f"no job {shown}", 404)
     with current_sessions().begin() as session:
         job = jobs.get_job(session, job_id, caller.visible_owner)
         if job is not None and weights:
@@ -150,16 +161,26 @@ def _page_job(job_id: str, weights: bool = False) -> Any:
     return job if job is not None else _missing(f"no job {job_id}", 404)
 
 
+def _is_job_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _token_page() -> str:
     # A 200: the page itself is fine; it is the form that asks for the token.
-    return render_template("token.html", **_common())
+    return render_template("token.html")
 
 
 def _missing(detail: str, status: int) -> tuple[str, int]:
-    return render_template("missing.html", detail=detail, **_common()), status
+    return render_template("missing.html", detail=detail), status
 
 
+@bp.app_context_processor
 def _common() -> dict[str, Any]:
+    """What the page header needs, on every page that extends base.html (the API's /docs too)."""
     return {
         "auth": current_settings().auth,
         "cookie": COOKIE,
@@ -194,5 +215,20 @@ def _span(seconds: int) -> str:
 
 @bp.app_template_filter("number")
 def number(value: float | None) -> str:
-    """A loss or accuracy, short: 4 significant digits, or "-" for none."""
-    return "-" if value is None else f"{value:.4g}"
+    """A loss: 4 significant digits ("0.01403", "1.000", "2.500e-5"), or "-" for none.
+
+    The same rule as ``number()`` in service/static/dashboard.js, which updates these live.
+    """
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    mantissa, _, exponent = f"{value:.3e}".partition("e")
+    power = int(exponent)
+    return f"{mantissa}e{power}" if power < -4 or power >= 4 else f"{value:.{3 - power}f}"
+
+
+@bp.app_template_filter("percent")
+def percent(value: float | None) -> str:
+    """An accuracy as a percentage with one decimal ("98.3%", "100.0%"), or "-" for none."""
+    return "-" if value is None else f"{100 * value:.1f}%"

@@ -34,11 +34,30 @@ export class ApiError extends Error {
   }
 }
 
-/** A problem document as a short text: its detail, then one line per bad field. */
+/** A problem document as a short text: its detail, or one line per bad field. */
 export function describe(problem) {
-  const lines = [`${problem.title || 'Error'}: ${problem.detail || ''}`];
-  for (const error of problem.errors || []) lines.push(`  ${error.field}: ${error.message}`);
-  return lines.join('\n');
+  const title = problem.title || 'Error';
+  const detail = problem.detail || '';
+  const fields = (problem.errors || []).map((error) => `${error.field}: ${error.message}`);
+  // A validation problem's detail already joins its fields' messages: show each once.
+  if (fields.length && fields.every((field) => detail.includes(field))) {
+    return [`${title}:`, ...fields.map((field) => `  ${field}`)].join('\n');
+  }
+  return [`${title}: ${detail}`, ...fields.map((field) => `  ${field}`)].join('\n');
+}
+
+/** A loss: 4 significant digits, as the pages' `number` filter (service/dashboard/views.py). */
+export function number(value) {
+  if (value === null || value === undefined) return '-';
+  if (!Number.isFinite(value)) return String(value);
+  const [mantissa, exponent] = value.toExponential(3).split('e');
+  const power = Number(exponent);
+  return power < -4 || power >= 4 ? `${mantissa}e${power}` : value.toFixed(3 - power);
+}
+
+/** An accuracy as a percentage with one decimal, as the pages' `percent` filter. */
+export function percent(value) {
+  return value === null || value === undefined ? '-' : `${(100 * value).toFixed(1)}%`;
 }
 
 /** Call the API; the JSON answer, or an ApiError. */

@@ -1,6 +1,6 @@
 // A job's page: the loss (and accuracy) curve from /losses?every=N, grown live from the event
 // stream; status, progress and timings kept current; cancel, predict and the decision boundary.
-import { ApiError, api, followEvents } from './dashboard.js';
+import { ApiError, api, followEvents, number, percent, sleep } from './dashboard.js';
 
 const root = document.getElementById('job');
 const id = root.dataset.jobId;
@@ -8,30 +8,71 @@ const withAccuracy = root.dataset.accuracy === 'yes';
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const HISTORY_POINTS = 2000; // the curve loads about this many points, evenly spaced
 const MAX_POINTS = 4000; // past this, live points are thinned to keep redraws cheap
+const POLL_MS = 10000; // the job document, for timings no event announces (a new attempt)
+const LOG_SCALE = 'gradyard.logScale'; // where this browser remembers the loss axis's scale
 
 const $ = (name) => document.getElementById(name);
-const short = (value) => (value === null || value === undefined ? '-' : Number(value).toPrecision(4));
 
 // --- the chart (uPlot: canvas, fast with many points, small enough to vendor) ----------------
 const chart = $('chart');
+const logScale = $('log-scale');
 let curve = [[], [], []]; // epochs, losses, accuracies
-const series = [{ label: 'epoch' }, { label: 'loss', stroke: '#1f6fb5', width: 2, value: (u, v) => short(v) }];
-const axes = [{ label: 'epoch' }, { label: 'loss', size: 64 }];
-if (withAccuracy) {
-  series.push({ label: 'accuracy', stroke: '#d9661f', width: 1.5, scale: 'acc', value: (u, v) => short(v) });
-  axes.push({ label: 'accuracy', scale: 'acc', side: 1, grid: { show: false } });
+let plot = null;
+
+function options(log) {
+  const series = [{ label: 'epoch' }, { label: 'loss', stroke: '#1f6fb5', width: 2, value: (u, v) => number(v) }];
+  const axes = [{ label: 'epoch' }, { label: log ? 'loss (log scale)' : 'loss', size: 64, values: tickLabels }];
+  if (withAccuracy) {
+    series.push({ label: 'accuracy', stroke: '#d9661f', width: 1.5, scale: 'acc', value: (u, v) => percent(v) });
+    const values = (u, ticks) => ticks.map((tick) => `${Math.round(100 * tick)}%`);
+    axes.push({ label: 'accuracy', scale: 'acc', side: 1, grid: { show: false }, values });
+  }
+  return {
+    width: chart.clientWidth || 600,
+    height: 320,
+    scales: { x: { time: false }, y: log ? { distr: 3 } : {}, acc: { range: [0, 1] } },
+    series,
+    axes,
+  };
 }
-const plot = new uPlot({
-  width: chart.clientWidth || 600,
-  height: 320,
-  scales: { x: { time: false }, acc: { range: [0, 1] } },
-  series,
-  axes,
-}, visible(), chart);
-window.addEventListener('resize', () => plot.setSize({ width: chart.clientWidth, height: 320 }));
+
+// uPlot writes out every digit ("1,800,000,…" for a loss that diverged): long ones get exponents.
+function tickLabels(u, ticks) {
+  return ticks.map((tick) => {
+    if (tick === null) return null; // a log scale's unlabelled minor tick
+    const rounded = Number(tick.toPrecision(6)); // no float noise (0.30000000000000004)
+    const large = Math.abs(rounded) >= 1e5 || (rounded !== 0 && Math.abs(rounded) < 1e-4);
+    return large ? rounded.toExponential().replace('e+', 'e') : String(rounded);
+  });
+}
+
+function draw() {
+  plot?.destroy();
+  plot = new uPlot(options(logScale.checked), visible(), chart);
+  chart.dataset.scale = logScale.checked ? 'log' : 'linear';
+}
 
 function visible() {
-  return withAccuracy ? curve : curve.slice(0, 2);
+  const [epochs, losses, accuracies] = curve;
+  // A log scale has no place for a loss of 0: the curve leaves a gap there instead.
+  const shown = logScale.checked ? losses.map((loss) => (loss > 0 ? loss : null)) : losses;
+  return withAccuracy ? [epochs, shown, accuracies] : [epochs, shown];
+}
+
+logScale.checked = remembered(LOG_SCALE) === 'on';
+draw();
+logScale.addEventListener('change', () => {
+  remember(LOG_SCALE, logScale.checked ? 'on' : 'off');
+  draw();
+});
+window.addEventListener('resize', () => plot.setSize({ width: chart.clientWidth, height: 320 }));
+
+function remembered(key) {
+  try { return localStorage.getItem(key); } catch { return null; } // storage may be blocked
+}
+
+function remember(key, value) {
+  try { localStorage.setItem(key, value); } catch { /* then it lasts as long as the page */ }
 }
 
 function addPoints(points) {
@@ -76,6 +117,15 @@ function setStatus(status, error) {
   badge.className = `badge status-${status}`;
   root.dataset.status = status;
   $('cancel').hidden = TERMINAL.has(status);
+  $('cancel').disabled = status === 'cancelling';
+  // Until the boundary is drawn, its card says why not: not yet, or never (failed, cancelled).
+  const reason = status === 'failed' || status === 'cancelled' ? status : 'waiting';
+  for (const note of $('boundary-wait')?.children || []) note.hidden = note.dataset.when !== reason;
+  if (status === 'succeeded') {
+    $('weights').hidden = false;
+    $('predict').disabled = false;
+    showBoundary();
+  }
   if (error) {
     $('job-error').textContent = error;
     $('job-error').hidden = false;
@@ -85,25 +135,50 @@ function setStatus(status, error) {
 function setProgress(epoch, epochs, loss, accuracy) {
   $('epoch').textContent = epoch;
   $('progress-bar').style.width = `${(100 * epoch / epochs).toFixed(1)}%`;
-  $('latest-loss').textContent = short(loss);
-  $('latest-accuracy').textContent = short(accuracy);
+  $('latest-loss').textContent = number(loss);
+  $('latest-accuracy').textContent = percent(accuracy);
 }
 
 function showJob(job) {
   setStatus(job.status, job.error);
   setProgress(job.progress.epoch, job.progress.epochs, job.latest_loss, job.latest_accuracy);
+  showTimings(job);
+}
+
+// The timings: started, finished and attempts from the job document; "ran for" counts up here
+// every second while the job runs, on the server's clock (the page says what time it was there).
+const skew = Date.parse(root.dataset.now) - Date.now();
+let ran = { started: null, finished: null };
+
+function showTimings(job) {
   const clock = (iso) => (iso ? new Date(iso).toISOString().slice(11, 19) : '-');
   $('t-started').textContent = clock(job.started_at);
   $('t-finished').textContent = clock(job.finished_at);
   $('t-attempts').textContent = job.attempts;
-  if (job.started_at) {
-    const end = job.finished_at ? new Date(job.finished_at) : new Date();
-    $('t-ran').textContent = span(Math.round((end - new Date(job.started_at)) / 1000));
+  ran = { started: job.started_at, finished: job.finished_at };
+  tick();
+}
+
+function tick() {
+  if (!ran.started) return;
+  const end = ran.finished ? Date.parse(ran.finished) : Date.now() + skew;
+  $('t-ran').textContent = span(Math.max(0, Math.floor((end - Date.parse(ran.started)) / 1000)));
+}
+
+async function refreshTimings() {
+  try {
+    const job = await api(`/api/v1/jobs/${id}`);
+    // An answer that left before the end, arriving after it, must not undo the final timings.
+    if (TERMINAL.has(job.status) || !TERMINAL.has(root.dataset.status)) showTimings(job);
+  } catch {
+    // the server is away for a moment: the next status event or poll tries again
   }
-  if (job.status === 'succeeded') {
-    $('weights').hidden = false;
-    $('predict').disabled = false;
-    showBoundary();
+}
+
+async function pollTimings() {
+  while (!TERMINAL.has(root.dataset.status)) {
+    await sleep(POLL_MS);
+    if (!TERMINAL.has(root.dataset.status)) await refreshTimings();
   }
 }
 
@@ -140,6 +215,7 @@ async function follow(job) {
       return false;
     }
     setStatus(data.status, data.error);
+    if (!TERMINAL.has(data.status)) refreshTimings(); // started, attempts; finish() does the end
     return TERMINAL.has(data.status);
   });
   await finish();
@@ -148,15 +224,22 @@ async function follow(job) {
 async function start() {
   const job = await loadCurve();
   showJob(job);
-  if (!TERMINAL.has(job.status)) await follow(job);
+  if (TERMINAL.has(job.status)) return;
+  const ticking = setInterval(tick, 1000);
+  pollTimings();
+  await follow(job);
+  clearInterval(ticking);
 }
 
 // --- actions ------------------------------------------------------------------------------
 $('cancel').addEventListener('click', async () => {
+  if (!window.confirm('Cancel this job? It stops after its current epoch and cannot be resumed.')) return;
+  $('cancel').disabled = true; // no second request while this one is out
   try {
     const job = await api(`/api/v1/jobs/${id}/cancel`, { method: 'POST' });
     setStatus(job.status, job.error);
   } catch (failed) {
+    $('cancel').disabled = false;
     $('job-error').textContent = failed.message;
     $('job-error').hidden = false;
   }
