@@ -72,23 +72,8 @@ class Stack:
         subprocess.run(
             [str(BIN / "gradyard"), "db", "upgrade"], env=self.env, check=True, capture_output=True
         )
-        for index in range(self.workers):
-            self._start(
-                [
-                    str(BIN / "python"),
-                    "-m",
-                    "worker",
-                    "worker",
-                    "--loglevel",
-                    "WARNING",
-                    "--concurrency",
-                    str(self.concurrency),
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--hostname",
-                    f"bench{index}-{self.port}@%h",
-                ]
-            )
+        for _ in range(self.workers):
+            self.start_worker()
         self._start(
             [
                 str(BIN / "gunicorn"),
@@ -104,6 +89,26 @@ class Stack:
         )
         self._wait_ready()
         return self
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """One more Celery worker process on the stack's queue (its pool in its process group)."""
+        self._start(
+            [
+                str(BIN / "python"),
+                "-m",
+                "worker",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                str(self.concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"bench{len(self.processes)}-{self.port}@%h",
+            ]
+        )
+        return self.processes[-1]
 
     def _start(self, command: list[str]) -> None:
         self.processes.append(
@@ -142,7 +147,8 @@ class Stack:
     def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType]) -> None:
         self.client.close()
         for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
             try:
                 process.wait(timeout=20)
