@@ -162,7 +162,10 @@ def serve(port: int | None) -> None:
         Path("var").mkdir(exist_ok=True)
         metrics_dir = Path(tempfile.mkdtemp(prefix="metrics-", dir="var"))
     env = child_environment(
-        AUTH="on" if auth else "off", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir.resolve())
+        AUTH="on" if auth else "off",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir.resolve()),
+        # A person reads this terminal: plain lines, unless LOG_FORMAT says otherwise.
+        LOG_FORMAT=os.environ.get("LOG_FORMAT", "text"),
     )
     processes = [
         subprocess.Popen(worker_command(concurrency=1), env=env),
