@@ -17,7 +17,7 @@ from service.schemas import (
     PredictOut,
     ProblemOut,
 )
-from service.spec import JOB_SPEC, PREDICT_REQUEST
+from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
 
 REF = "#/components/schemas/{model}"
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -45,6 +45,13 @@ EVENTS_DESCRIPTION = (
     "since the last epoch event (at most 500, evenly spaced, ending with the newest). Event ids "
     "are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or repeat. "
     "Comment lines keep the connection alive."
+)
+RERUN_DESCRIPTION = (
+    "The new job trains the original's stored (normalised) spec with each override applied: "
+    'a dotted path such as "training.learning_rate" or "model.layers" (a list index is a '
+    "number) set to the given JSON value; a path the spec does not have is a 422. The result is "
+    "validated and limited exactly as a submitted spec. The name and labels carry over unless "
+    "the body gives them."
 )
 
 
@@ -142,6 +149,20 @@ def build_openapi() -> dict[str, Any]:
                 {"204": {"description": "deleted"}},
                 "404 409",
                 parameters=[JOB_ID],
+            ),
+        },
+        "/api/v1/jobs/{job_id}/rerun": {
+            "post": op(
+                "rerun_job",
+                "Submit a job again, with some spec fields overridden",
+                {
+                    "202": ok(JobOut, "the new job, queued"),
+                    "200": ok(JobOut, "the job first submitted with this Idempotency-Key"),
+                },
+                "400 404 413 415 422 429",
+                parameters=[JOB_ID, IDEMPOTENCY_KEY],
+                requestBody={**body(RERUN_REQUEST), "required": False},
+                description=RERUN_DESCRIPTION,
             ),
         },
         "/api/v1/jobs/{job_id}/losses": {
