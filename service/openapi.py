@@ -193,6 +193,20 @@ def build_openapi() -> dict[str, Any]:
                 parameters=[JOB_ID],
             ),
         },
+        "/api/v1/jobs/{job_id}/model.py": {
+            "get": op(
+                "export_python",
+                "The trained model as one dependency-free Python file",
+                {
+                    "200": {
+                        "description": "Python source: the weights inline and predict(rows)",
+                        "content": {"text/x-python": {"schema": {"type": "string"}}},
+                    }
+                },
+                "404 409",
+                parameters=[JOB_ID],
+            ),
+        },
         "/api/v1/jobs/{job_id}/predict": {
             "post": op(
                 "predict",

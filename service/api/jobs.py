@@ -141,7 +141,7 @@ def losses(job_id: str) -> Response:
 def weights(job_id: str) -> Response:
     """The trained model's weights (the engine's JSON) once the job has succeeded."""
     with current_sessions().begin() as session:
-        return jsonify(_final_weights(owned_job_or_404(session, job_id)))
+        return jsonify(final_weights(owned_job_or_404(session, job_id)))
 
 
 @bp.post("/<job_id>/predict")
@@ -156,7 +156,7 @@ def predict_outputs(job_id: str) -> Response:
         )
         raise validation_problem([{"field": "inputs", "message": message}])
     with current_sessions().begin() as session:
-        model = _final_weights(owned_job_or_404(session, job_id))
+        model = final_weights(owned_job_or_404(session, job_id))
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
     if bad:
@@ -248,7 +248,8 @@ def _admit(session: Any, owner: str) -> None:
         raise unavailable(detail, "queue-unavailable") from exc
 
 
-def _final_weights(job: Job) -> dict[str, Any]:
+def final_weights(job: Job) -> dict[str, Any]:
+    """The job's weights document, or a 409 problem before it has succeeded."""
     if job.status != "succeeded" or job.weights is None:
         raise Problem(
             409,
