@@ -79,7 +79,7 @@ class Query(BaseModel):
 
 
 LabelFilter = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:[^:\s]{1,63}$")
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:[^:\s\x00]{1,63}$")
 ]
 
 
@@ -90,7 +90,9 @@ class JobListQuery(Query):
     label: list[LabelFilter] = Field(
         default_factory=list, max_length=16, description="KEY:VALUE, repeated: all must match"
     )
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="a prefix")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="a prefix"
+    )
     created_after: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
     created_before: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
 

@@ -19,7 +19,11 @@ from store.settings import Settings
 MAX_LABELS = 16
 LABEL_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY)]
-LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[^:\s]+$")]
+# No NUL anywhere: Postgres text (and JSONB) cannot hold one, and no input may cause a 5xx.
+LabelValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[^:\s\x00]+$")
+]
+Name = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
 Labels = Annotated[
     dict[LabelKey, LabelValue],
     Field(max_length=MAX_LABELS, description="up to 16 short key/value strings, to filter by"),
@@ -30,9 +34,7 @@ Labels = Annotated[
 class JobSpec(engine_spec.JobSpec):
     """A training job: the model, its data and how to train it, plus an optional name and labels."""
 
-    name: str | None = field(
-        default=None, metadata={"max_length": 200, "description": "for people; not trained on"}
-    )
+    name: Name | None = field(default=None, metadata={"description": "for people; not trained on"})
     labels: Labels = field(default_factory=dict)
 
 
@@ -113,7 +115,7 @@ class RerunRequest(BaseModel):
         max_length=100,
         description='dotted paths into the stored spec, e.g. {"training.learning_rate": 0.1}',
     )
-    name: str | None = Field(default=None, max_length=200, description="default: the job's")
+    name: Name | None = Field(default=None, description="default: the job's")
     labels: Labels | None = Field(default=None, description="default: the job's")
 
 

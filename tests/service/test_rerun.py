@@ -169,3 +169,10 @@ def test_the_owners_quota_applies(
     monkeypatch.setattr(get_settings(), "max_active_jobs", 1)
     original = submit(owner)  # queued, never run: the test's queue has no worker
     assert problem(rerun(owner, original["id"]), 429)["type"] == "/problems/too-many-active-jobs"
+
+
+@pytest.mark.parametrize("body", [{"name": "a\u0000"}, {"labels": {"k": "v\u0000"}}])
+def test_a_nul_in_a_submitted_name_or_label_is_a_422(client: Any, body: dict[str, Any]) -> None:
+    problem(client.post("/api/v1/jobs", json={**SPEC, **body}), 422)
+    problem(client.get("/api/v1/jobs?name=a%00"), 422)
+    problem(client.get("/api/v1/jobs?label=k:v%00"), 422)
