@@ -14,6 +14,7 @@ from service.schemas import (
     JobPage,
     LossPage,
     LossQuery,
+    OnnxQuery,
     PredictOut,
     ProblemOut,
 )
@@ -205,6 +206,23 @@ def build_openapi() -> dict[str, Any]:
                 },
                 "404 409",
                 parameters=[JOB_ID],
+            ),
+        },
+        "/api/v1/jobs/{job_id}/model.onnx": {
+            "get": op(
+                "export_onnx",
+                "The trained model as ONNX",
+                {
+                    "200": {
+                        "description": "an ONNX model: input [N, inputs], output [N, outputs]; "
+                        "the job id and spec in metadata_props",
+                        "content": {
+                            "application/onnx": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    }
+                },
+                "404 409 422",
+                parameters=[JOB_ID, *_query_parameters(OnnxQuery)],
             ),
         },
         "/api/v1/jobs/{job_id}/predict": {

@@ -1,7 +1,7 @@
 """What the API answers and the query strings it takes, as pydantic models (they feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -104,6 +104,12 @@ class JobListQuery(Query):
             created_after=self.created_after,
             created_before=self.created_before,
         )
+
+
+class OnnxQuery(Query):
+    dtype: Literal["float64", "float32"] = Field(
+        default="float64", description="the tensors' type: float64 agrees with /predict"
+    )
 
 
 class LossQuery(Query):
