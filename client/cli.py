@@ -167,6 +167,20 @@ def predict(client: Client, job_id: str, inputs_file: Path) -> None:
 
 @click.command()
 @click.argument("job_id")
+@click.option("--format", "format_", type=click.Choice(["py", "onnx"]), required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="file")
+@click.option("--dtype", type=click.Choice(["float64", "float32"]), default=None, help="ONNX only")
+@_connection
+def export(client: Client, job_id: str, format_: str, output: Path, dtype: str | None) -> None:
+    """Download a succeeded job's model: a standard-library Python file, or ONNX."""
+    if dtype is not None and format_ != "onnx":
+        _fail(USAGE, "error: --dtype is for --format onnx")
+    output.write_bytes(client.export(job_id, format_, dtype))
+    click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@click.argument("job_id")
 @_connection
 def cancel(client: Client, job_id: str) -> None:
     """Cancel a queued job, or stop a running one at its next epoch."""
@@ -229,7 +243,7 @@ def _summary(job: dict[str, Any]) -> str:
     )
 
 
-COMMANDS = (submit, watch, status, list_jobs, losses, weights, predict, cancel)
+COMMANDS = (submit, watch, status, list_jobs, losses, weights, predict, export, cancel)
 
 
 class _Gradyard(click.Group):

@@ -122,6 +122,15 @@ class Client:
         )
         return answer
 
+    def export(self, job_id: str, format: str = "py", dtype: str | None = None) -> bytes:
+        """A succeeded job's model as a file: "py" (Python source) or "onnx" (dtype: "float64",
+        the default, or "float32")."""
+        params = {"dtype": dtype} if dtype is not None else None
+        response = self._http.get(f"/api/v1/jobs/{job_id}/model.{format}", params=params)
+        if response.is_error:
+            raise _api_error(response)
+        return response.content
+
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued job, or ask a running one to stop; the job's document."""
         return self._json("POST", f"/api/v1/jobs/{job_id}/cancel")

@@ -15,10 +15,11 @@ from service.schemas import (
     JobPage,
     LossPage,
     LossQuery,
+    OnnxQuery,
     PredictOut,
     ProblemOut,
 )
-from service.spec import JOB_SPEC, PREDICT_REQUEST
+from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
 
 REF = "#/components/schemas/{model}"
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -46,6 +47,13 @@ EVENTS_DESCRIPTION = (
     "since the last epoch event (at most 500, evenly spaced, ending with the newest). Event ids "
     "are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or repeat. "
     "Comment lines keep the connection alive."
+)
+RERUN_DESCRIPTION = (
+    "The new job trains the original's stored (normalised) spec with each override applied: "
+    'a dotted path such as "training.learning_rate" or "model.layers" (a list index is a '
+    "number) set to the given JSON value; a path the spec does not have is a 422. The result is "
+    "validated and limited exactly as a submitted spec. The name and labels carry over unless "
+    "the body gives them."
 )
 
 
@@ -145,6 +153,20 @@ def build_openapi() -> dict[str, Any]:
                 parameters=[JOB_ID],
             ),
         },
+        "/api/v1/jobs/{job_id}/rerun": {
+            "post": op(
+                "rerun_job",
+                "Submit a job again, with some spec fields overridden",
+                {
+                    "202": ok(JobOut, "the new job, queued"),
+                    "200": ok(JobOut, "the job first submitted with this Idempotency-Key"),
+                },
+                "400 404 413 415 422 429",
+                parameters=[JOB_ID, IDEMPOTENCY_KEY],
+                requestBody={**body(RERUN_REQUEST), "required": False},
+                description=RERUN_DESCRIPTION,
+            ),
+        },
         "/api/v1/jobs/{job_id}/losses": {
             "get": op(
                 "list_losses",
@@ -171,6 +193,37 @@ def build_openapi() -> dict[str, Any]:
                 {"200": ok(None, "the engine's weights document")},
                 "404 409",
                 parameters=[JOB_ID],
+            ),
+        },
+        "/api/v1/jobs/{job_id}/model.py": {
+            "get": op(
+                "export_python",
+                "The trained model as one dependency-free Python file",
+                {
+                    "200": {
+                        "description": "Python source: the weights inline and predict(rows)",
+                        "content": {"text/x-python": {"schema": {"type": "string"}}},
+                    }
+                },
+                "404 409",
+                parameters=[JOB_ID],
+            ),
+        },
+        "/api/v1/jobs/{job_id}/model.onnx": {
+            "get": op(
+                "export_onnx",
+                "The trained model as ONNX",
+                {
+                    "200": {
+                        "description": "an ONNX model: input [N, inputs], output [N, outputs]; "
+                        "the job id and spec in metadata_props",
+                        "content": {
+                            "application/onnx": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    }
+                },
+                "404 409 422",
+                parameters=[JOB_ID, *_query_parameters(OnnxQuery)],
             ),
         },
         "/api/v1/jobs/{job_id}/predict": {

@@ -1,7 +1,7 @@
 """What the API answers and the query strings it takes, as pydantic models (they feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -97,7 +97,7 @@ class Query(BaseModel):
 
 
 LabelFilter = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:[^:\s]{1,63}$")
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:[^:\s\x00]{1,63}$")
 ]
 
 
@@ -108,7 +108,9 @@ class JobListQuery(Query):
     label: list[LabelFilter] = Field(
         default_factory=list, max_length=16, description="KEY:VALUE, repeated: all must match"
     )
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="a prefix")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="a prefix"
+    )
     created_after: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
     created_before: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
 
@@ -120,6 +122,12 @@ class JobListQuery(Query):
             created_after=self.created_after,
             created_before=self.created_before,
         )
+
+
+class OnnxQuery(Query):
+    dtype: Literal["float64", "float32"] = Field(
+        default="float64", description="the tensors' type: float64 agrees with /predict"
+    )
 
 
 class LossQuery(Query):

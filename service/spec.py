@@ -6,8 +6,9 @@ each other is the engine's JobSpec.checked(), which the API runs too. The config
 the service's own.
 """
 
+import copy
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
@@ -18,7 +19,11 @@ from store.settings import Settings
 MAX_LABELS = 16
 LABEL_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY)]
-LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[^:\s]+$")]
+# No NUL anywhere: Postgres text (and JSONB) cannot hold one, and no input may cause a 5xx.
+LabelValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[^:\s\x00]+$")
+]
+Name = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
 Labels = Annotated[
     dict[LabelKey, LabelValue],
     Field(max_length=MAX_LABELS, description="up to 16 short key/value strings, to filter by"),
@@ -29,9 +34,7 @@ Labels = Annotated[
 class JobSpec(engine_spec.JobSpec):
     """A training job: the model, its data and how to train it, plus an optional name and labels."""
 
-    name: str | None = field(
-        default=None, metadata={"max_length": 200, "description": "for people; not trained on"}
-    )
+    name: Name | None = field(default=None, metadata={"description": "for people; not trained on"})
     labels: Labels = field(default_factory=dict)
 
 
@@ -100,3 +103,57 @@ class PredictRequest(BaseModel):
 
 
 PREDICT_REQUEST = TypeAdapter(PredictRequest)
+
+
+class RerunRequest(BaseModel):
+    """What a re-run changes: spec fields by dotted path, and the name and labels if given."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    overrides: dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], Any] = Field(
+        default_factory=dict,
+        max_length=100,
+        description='dotted paths into the stored spec, e.g. {"training.learning_rate": 0.1}',
+    )
+    name: Name | None = Field(default=None, description="default: the job's")
+    labels: Labels | None = Field(default=None, description="default: the job's")
+
+
+RERUN_REQUEST = TypeAdapter(RerunRequest)
+
+
+class MissingPath(LookupError):
+    """An override names a path the stored spec does not have."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"the job's spec has no field {path!r}")
+        self.path = path
+
+
+def apply_overrides(spec: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``spec`` with each dotted path set to its value (a list index is a number).
+
+    Only paths the spec already has can be set: the stored spec is normalised, so every field
+    is there, and a path that is not is a typo, not a new field.
+    """
+    result = copy.deepcopy(spec)
+    for path, value in overrides.items():
+        *parents, last = path.split(".")
+        node: Any = result
+        for part in parents:
+            node = _child(node, part, path)
+        _child(node, last, path)  # the field itself must exist too
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return result
+
+
+def _child(node: Any, part: str, path: str) -> Any:
+    # node's member `part`, or MissingPath for the whole path.
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and part.isdecimal() and int(part) < len(node):
+        return node[int(part)]
+    raise MissingPath(path)

@@ -1,10 +1,12 @@
-"""The jobs resource: submit, list, read, page losses, fetch weights, predict, confusion, cancel."""
+"""The jobs resource: submit, re-run, list, read, losses, weights, predict, confusion, cancel."""
 
+import json
 import logging
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, jsonify, request
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from engine import classify, predict
@@ -13,9 +15,19 @@ from engine.losses import CLASSIFIERS
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
-from service.problems import Problem, unavailable, validation_problem
+from service.problems import Problem, from_validation_error, unavailable, validation_problem
 from service.schemas import JobListQuery, LossQuery, job_out, job_summary
-from service.spec import JOB_SPEC, PREDICT_REQUEST, LimitExceeded, check_limits
+from service.spec import (
+    JOB_SPEC,
+    PREDICT_REQUEST,
+    RERUN_REQUEST,
+    JobSpec,
+    LimitExceeded,
+    MissingPath,
+    RerunRequest,
+    apply_overrides,
+    check_limits,
+)
 from store import jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
 from store.models import Job
@@ -31,9 +43,36 @@ log = logging.getLogger(__name__)
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
-    owner = current_owner()
-    body = json_body(JOB_SPEC)
-    key = idempotency.header_key()
+    return _submit(current_owner(), json_body(JOB_SPEC), idempotency.header_key())
+
+
+@bp.post("/<job_id>/rerun")
+def rerun(job_id: str) -> tuple[Response, int, dict[str, str]]:
+    """Submit a job's stored spec again, some fields overridden; its name and labels carry over."""
+    owner, key = current_owner(), idempotency.header_key()
+    with current_sessions().begin() as session:
+        job = owned_job_or_404(session, job_id)
+        spec, name, labels = job.spec, job.name, job.labels or {}
+    change = json_body(RERUN_REQUEST) if request.get_data(cache=True) else RerunRequest()
+    try:
+        spec = apply_overrides(spec, change.overrides)
+    except MissingPath as exc:
+        raise validation_problem([{"field": f"overrides.{exc.path}", "message": str(exc)}]) from exc
+    if "name" in change.model_fields_set:
+        name = change.name
+    if "labels" in change.model_fields_set:
+        labels = change.labels or {}
+    # Through JSON, so the new spec meets exactly the validation a submitted body meets.
+    document = json.dumps({**spec, "name": name, "labels": labels})
+    try:
+        body = JOB_SPEC.validate_json(document)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
+    return _submit(owner, body, key)
+
+
+def _submit(owner: str, body: JobSpec, key: str | None) -> tuple[Response, int, dict[str, str]]:
+    """Check a validated spec against the engine and the limits, store the job and queue it."""
     try:
         spec = body.checked()
         check_limits(spec, current_settings())
@@ -105,7 +144,7 @@ def losses(job_id: str) -> Response:
 def weights(job_id: str) -> Response:
     """The trained model's weights (the engine's JSON) once the job has succeeded."""
     with current_sessions().begin() as session:
-        return jsonify(_final_weights(owned_job_or_404(session, job_id)))
+        return jsonify(final_weights(owned_job_or_404(session, job_id)))
 
 
 @bp.post("/<job_id>/predict")
@@ -121,7 +160,7 @@ def predict_outputs(job_id: str) -> Response:
         raise validation_problem([{"field": "inputs", "message": message}])
     with current_sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
-        model, loss = _final_weights(job), job.spec["training"]["loss"]
+        model, loss = final_weights(job), job.spec["training"]["loss"]
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
     if bad:
@@ -152,7 +191,7 @@ def confusion(job_id: str) -> Response:
         if loss not in CLASSIFIERS:
             detail = f"{loss} is a regression loss: the job has no classes"
             raise Problem(422, "Not a Classifier", detail, "not-a-classifier")
-        model, spec = _final_weights(job), job.spec
+        model, spec = final_weights(job), job.spec
     labels, counts = classify.confusion(spec, model)
     return jsonify({"labels": labels, "counts": counts})
 
@@ -233,7 +272,8 @@ def _admit(session: Any, owner: str) -> None:
         raise unavailable(detail, "queue-unavailable") from exc
 
 
-def _final_weights(job: Job) -> dict[str, Any]:
+def final_weights(job: Job) -> dict[str, Any]:
+    """The job's weights document, or a 409 problem before it has succeeded."""
     if job.status != "succeeded" or job.weights is None:
         raise Problem(
             409,

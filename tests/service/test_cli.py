@@ -1,11 +1,14 @@
 """The ``gradyard`` client commands against the API over real HTTP, with a real worker."""
 
 import csv
+import importlib.util
 import io
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -143,3 +146,33 @@ def test_connection_options_go_before_the_command_too(
     # Help shows where the default comes from, not a default that the environment overrides.
     helped = gradyard("list", "--help").stdout
     assert "$GRADYARD_URL" in helped and "[default: http" not in helped
+
+
+def test_export_writes_the_model_as_python_or_onnx(gradyard: Any, tmp_path: Path) -> None:
+    job_id = gradyard("submit", write(tmp_path, "spec.json", {"training": {"epochs": 3}})).stdout
+    job_id = job_id.strip()
+    assert gradyard("watch", job_id).exit_code == 0
+    rows = [[2.0, 3.0, -1.0], [0.5, 1.0, 1.0]]
+    expected = json.loads(gradyard("predict", job_id, write(tmp_path, "in.json", rows)).stdout)
+
+    py_file = tmp_path / "exported_model.py"
+    assert gradyard("export", job_id, "--format", "py", "-o", str(py_file)).exit_code == 0
+    spec = importlib.util.spec_from_file_location("exported_model", py_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.predict(rows) == expected["outputs"]
+
+    onnx_file = tmp_path / "model.onnx"
+    args = ("export", job_id, "--format", "onnx", "--dtype", "float32", "-o", str(onnx_file))
+    assert gradyard(*args).exit_code == 0
+    model = onnx.load(str(onnx_file))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert np.asarray(expected["outputs"]).shape == (2,)
+
+    wrong = gradyard("export", job_id, "--format", "py", "--dtype", "float32", "-o", str(py_file))
+    assert wrong.exit_code == 2 and "--dtype" in wrong.stderr
+    missing = gradyard(
+        "export", "00000000-0000-0000-0000-000000000000", "--format", "py", "-o", str(py_file)
+    )
+    assert missing.exit_code == 3 and "404" in missing.stderr
