@@ -1,5 +1,6 @@
 """The ``gradyard`` command: run the service, a worker, or the database migrations."""
 
+import itertools
 import os
 import shlex
 import shutil
@@ -36,8 +37,42 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create the database or bring it up to the newest schema."""
+    settings = get_settings()
+    wait_for_database(settings.database_url, settings.db_retry_seconds)
     upgrade_database()
-    click.echo(f"database is at the newest schema: {_safe_url(get_settings().database_url)}")
+    click.echo(f"database is at the newest schema: {_safe_url(settings.database_url)}")
+
+
+def wait_for_database(url: str, seconds: float) -> None:
+    """Connect until the database answers, for at most ``seconds``; one line per failed try.
+
+    A database started alongside (docker-compose) may not accept connections yet.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from service.db import make_engine
+
+    engine = make_engine(url)
+    deadline = time.monotonic() + seconds
+    try:
+        for attempt in itertools.count(1):
+            try:
+                with engine.connect():
+                    return
+            except OperationalError as exc:
+                reason = str(exc.orig or exc).strip().splitlines()[0]
+                if time.monotonic() + 1 > deadline:
+                    raise click.ClickException(
+                        f"database {_safe_url(url)} unreachable for {seconds:g} s: {reason}"
+                    ) from exc
+                click.echo(
+                    f"database {_safe_url(url)} unreachable (attempt {attempt}): {reason}; "
+                    "retrying in 1 s",
+                    err=True,
+                )
+            time.sleep(1)
+    finally:
+        engine.dispose()
 
 
 def upgrade_database() -> None:
