@@ -88,6 +88,7 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 120, check: bool = True) -> str:
         """Run ``docker-compose ARGS`` for this project; its stdout."""
+        started = time.monotonic()
         done = subprocess.run(
             [*self._base, *args],
             cwd=ROOT,
@@ -97,6 +98,7 @@ class Stack:
             text=True,
             timeout=timeout,
         )
+        print(f"docker-compose {' '.join(args)}: {time.monotonic() - started:.1f} s")  # pytest -s
         if check and done.returncode != 0:
             raise AssertionError(
                 f"docker-compose {' '.join(args)} exited {done.returncode}:\n"
@@ -108,6 +110,11 @@ class Stack:
         """``up -d`` with ``workers`` worker containers; wait until /readyz answers via nginx."""
         self.compose("up", "-d", "--no-build", "--scale", f"worker={workers}", timeout=timeout)
         self.wait_ready(timeout)
+
+    def scale_workers(self, count: int, timeout: float = 120) -> list[str]:
+        """Run ``count`` worker containers (touching no other service); their ids once ready."""
+        self.compose("up", "-d", "--no-build", "--no-deps", "--scale", f"worker={count}", "worker")
+        return self.wait_workers_ready(count, timeout)
 
     def wait_ready(self, timeout: float = 180) -> None:
         """Wait until the API answers /readyz through the proxy (database and broker up)."""
