@@ -45,7 +45,9 @@ def moons(epochs: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """The stack built and up with one worker; taken down with its volumes afterwards."""
     problem = docker_missing()
     if problem:
@@ -66,17 +68,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **SETTINGS,
     }
     stack = Stack(f"gradyard-test-{uuid.uuid4().hex[:8]}", variables, workdir)
+    failed_before, up = request.session.testsfailed, False
     try:
         stack.compose("build", timeout=800)  # prints how long it took (pytest -s shows it)
         started = time.monotonic()
         stack.up()
         print(f"docker-compose up, /readyz answered: {time.monotonic() - started:.1f} s")
+        up = True
         yield stack
     finally:
-        log = workdir / "compose.log"
-        log.write_text(stack.logs(tail="all"))
-        print(f"the stack's logs: {log}")
-        stack.compose("down", "--volumes", "--remove-orphans", timeout=180, check=False)
+        if not up or request.session.testsfailed > failed_before:  # keep the logs of a failure
+            log = workdir / "compose.log"
+            log.write_text(stack.logs(tail="all"))
+            print(f"the stack's logs: {log}")
+        # Nothing left to shut down gracefully: 3 s for each container, then SIGKILL.
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "3", check=False)
 
 
 @pytest.fixture(scope="module")
