@@ -3,6 +3,7 @@
 They join the client's commands (client.cli) as entry points of the ``gradyard.commands`` group.
 """
 
+import itertools
 import os
 import shlex
 import shutil
@@ -46,6 +47,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create the database or bring it up to the newest schema."""
     settings = settings_or_exit()
+    wait_for_database(settings.database_url, settings.db_retry_seconds)
     upgrade_database()
     click.echo(f"database is at the newest schema: {printable_url(settings.database_url)}")
 
@@ -90,6 +92,38 @@ def db_purge(days: float, dry_run: bool) -> None:
         return
     count = purge(factory, before, settings.purge_batch_jobs)
     click.echo(f"deleted {count} jobs that ended before {before.isoformat()}")
+
+
+def wait_for_database(url: str, seconds: float) -> None:
+    """Connect until the database answers, for at most ``seconds``; one line per failed try.
+
+    A database started alongside (docker-compose) may not accept connections yet.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from store.db import make_engine
+
+    engine = make_engine(url)
+    deadline = time.monotonic() + seconds
+    try:
+        for attempt in itertools.count(1):
+            try:
+                with engine.connect():
+                    return
+            except OperationalError as exc:
+                reason = str(exc.orig or exc).strip().splitlines()[0]
+                if time.monotonic() + 1 > deadline:
+                    raise click.ClickException(
+                        f"database {printable_url(url)} unreachable for {seconds:g} s: {reason}"
+                    ) from exc
+                click.echo(
+                    f"database {printable_url(url)} unreachable (attempt {attempt}): {reason}; "
+                    "retrying in 1 s",
+                    err=True,
+                )
+            time.sleep(1)
+    finally:
+        engine.dispose()
 
 
 def upgrade_database() -> None:

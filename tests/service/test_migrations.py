@@ -1,8 +1,10 @@
 """Alembic owns the schema: one head, a clean round trip, and no drift from the models."""
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -12,9 +14,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
+from service.cli import wait_for_database
 from store.db import make_engine
 from store.models import Base
 from tests.service.conftest import DATABASE_URL, ROOT, RUN_TAG, drop_database, recreate_database
+from tests.service.servers import free_port
 
 
 def alembic_config(connection: object | None = None) -> Config:
@@ -70,3 +74,19 @@ def test_models_match_migrations_on_sqlite(tmp_path: Path) -> None:
     downgrade(engine, "base")
     upgrade(engine)
     engine.dispose()
+
+
+def test_db_upgrade_waits_for_the_database_a_bounded_time(
+    postgres: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wait_for_database(postgres, 5)  # up: no wait, no line
+    assert capsys.readouterr().err == ""
+
+    nobody = make_url(postgres).set(port=free_port()).render_as_string(hide_password=False)
+    started = time.monotonic()
+    with pytest.raises(click.ClickException, match="unreachable for 2 s"):
+        wait_for_database(nobody, 2)
+    assert time.monotonic() - started < 10
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all("unreachable (attempt" in line for line in lines), lines
+    assert len(lines) <= 3
