@@ -12,6 +12,11 @@ from store.status import JobStatus
 class Progress(BaseModel):
     epoch: int = Field(description="epochs completed and recorded")
     epochs: int = Field(description="epochs the job asked for")
+    recorded_every: int | None = Field(
+        default=None,
+        description="present when the job stores a loss for every Nth epoch only (1, 1+N, "
+        "1+2N, ... and the last), its epochs being over MAX_RECORDED_EPOCHS",
+    )
 
 
 class JobOut(BaseModel):
@@ -90,7 +95,7 @@ def job_out(job: Job) -> dict[str, Any]:
         name=job.name,
         status=job.status,  # type: ignore[arg-type]
         spec=job.spec,
-        progress=Progress(epoch=job.epoch, epochs=job.epochs),
+        progress=_progress(job),
         latest_loss=job.latest_loss,
         latest_accuracy=job.latest_accuracy,
         created_at=job.created_at,
@@ -105,4 +110,10 @@ def job_out(job: Job) -> dict[str, Any]:
             "predict": f"{base}/predict",
             "cancel": f"{base}/cancel",
         },
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude_unset=True)
+
+
+def _progress(job: Job) -> Progress:
+    if job.recorded_every is not None and job.recorded_every > 1:
+        return Progress(epoch=job.epoch, epochs=job.epochs, recorded_every=job.recorded_every)
+    return Progress(epoch=job.epoch, epochs=job.epochs)  # recorded_every unset: left out
