@@ -13,6 +13,11 @@ from store.status import JobStatus
 class Progress(BaseModel):
     epoch: int = Field(description="epochs completed and recorded")
     epochs: int = Field(description="epochs the job asked for")
+    recorded_every: int | None = Field(
+        default=None,
+        description="present when the job stores a loss for every Nth epoch only (1, 1+N, "
+        "1+2N, ... and the last), its epochs being over MAX_RECORDED_EPOCHS",
+    )
 
 
 class JobSummary(BaseModel):
@@ -143,7 +148,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "id": job.id,
         "name": job.name,
         "status": job.status,
-        "progress": {"epoch": job.epoch, "epochs": job.epochs},
+        "progress": _progress(job),
         "latest_loss": job.latest_loss,
         "latest_accuracy": job.latest_accuracy,
         "created_at": _time(job.created_at),
@@ -172,3 +177,10 @@ def job_out(job: Job) -> dict[str, Any]:
 def _time(moment: datetime | None) -> str | None:
     # ISO 8601 in UTC with a Z, as pydantic wrote it before these documents were built by hand.
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _progress(job: Job) -> dict[str, int]:
+    progress = {"epoch": job.epoch, "epochs": job.epochs}
+    if job.recorded_every is not None and job.recorded_every > 1:  # else left out
+        progress["recorded_every"] = job.recorded_every
+    return progress

@@ -20,7 +20,8 @@ Events, in the order they happened:
   last epoch event (one flushed batch, or several when they landed between two reads). ``epoch``,
   ``loss`` and ``accuracy`` are the newest epoch's; ``points`` holds ``[epoch, loss, accuracy]``
   rows for the new epochs, at most ``MAX_POINTS`` of them, evenly spaced, always ending with the
-  newest (the whole curve is at ``/losses``).
+  newest stored (the whole curve is at ``/losses``). A job that records every Nth epoch only
+  (``progress.recorded_every``) has points for those; its newest epoch may have none.
 """
 
 import json
@@ -34,7 +35,7 @@ from functools import cache
 from typing import Any
 
 import redis
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import EpochLoss, Job
@@ -98,7 +99,9 @@ def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Eve
     A vanished job reads as a terminal ``failed`` status, so no stream waits on it forever.
     """
     job = session.execute(
-        select(Job.status, Job.epoch, Job.epochs, Job.error).where(Job.id == job_id)
+        select(
+            Job.status, Job.epoch, Job.epochs, Job.error, Job.latest_loss, Job.latest_accuracy
+        ).where(Job.id == job_id)
     ).one_or_none()
     if job is None:
         gone = Cursor(cursor.epoch, JobStatus.FAILED)
@@ -118,8 +121,11 @@ def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Eve
         # The row's epoch was written in the same transaction as every loss up to it.
         points = _points(session, job_id, cursor.epoch, job.epoch)
         cursor = Cursor(job.epoch, cursor.status)
-        if points:
+        if points and points[-1][0] == job.epoch:
             epoch, loss, accuracy = points[-1]
+        else:  # a thinned curve: the newest epoch has no row, the job row has its loss
+            epoch, loss, accuracy = job.epoch, job.latest_loss, job.latest_accuracy
+        if points or loss is not None:
             data = {"epoch": epoch, "epochs": job.epochs, "loss": loss, "accuracy": accuracy}
             events.append(Event(str(cursor), "epoch", {**data, "points": points}))
     if status_changed and job.status in TERMINAL:
@@ -134,15 +140,17 @@ def _status_event(cursor: Cursor, job: Any) -> Event:
 
 
 def _points(session: Session, job_id: str, after: int, last: int) -> list[list[Any]]:
-    # Every stride-th new epoch, counted back from the newest so that the newest is always in.
-    stride = -(-(last - after) // MAX_POINTS)
-    query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy).where(
-        EpochLoss.job_id == job_id, EpochLoss.epoch > after, EpochLoss.epoch <= last
-    )
+    # Every stride-th new row, counted back from the newest so that the newest is always in.
+    # Rows, not epoch numbers: a thinned curve stores every Nth epoch only.
+    new = (EpochLoss.job_id == job_id, EpochLoss.epoch > after, EpochLoss.epoch <= last)
+    stride = -(-(session.scalar(select(func.count()).where(*new)) or 0) // MAX_POINTS)
+    back = func.row_number().over(order_by=EpochLoss.epoch.desc()).label("back")
+    rows = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, back).where(*new).subquery()
+    query = select(rows.c.epoch, rows.c.loss, rows.c.accuracy)
     if stride > 1:
-        query = query.where((last - EpochLoss.epoch) % stride == 0)
-    rows = session.execute(query.order_by(EpochLoss.epoch))
-    return [[row.epoch, row.loss, row.accuracy] for row in rows]
+        query = query.where((rows.c.back - 1) % stride == 0)
+    found = session.execute(query.order_by(rows.c.epoch))
+    return [[row.epoch, row.loss, row.accuracy] for row in found]
 
 
 def stream(

@@ -41,14 +41,16 @@ def create_job(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     labels: dict[str, str] | None = None,
+    queue: str | None = None,
 ) -> Job:
-    """Store a new queued job for ``spec`` (already validated and normalised).
+    """Store a new queued job for ``spec`` (already validated and normalised) on ``queue``.
 
     A second job with the owner's ``idempotency_key`` raises ``IntegrityError`` at the flush.
     """
     job = Job(
         id=str(uuid.uuid4()),
         owner=owner,
+        queue=queue,
         name=name,
         labels=labels or {},
         idempotency_key=idempotency_key,
@@ -220,14 +222,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 def loss_page(
     session: Session, job_id: str, after: int, limit: int, every: int
 ) -> tuple[list[Row[tuple[int, float, float | None, float | None]]], int | None]:
-    """Losses of epochs after ``after``, every ``every``-th from epoch 1, and the next ``after``."""
+    """Losses of epochs after ``after``, every ``every``-th from epoch 1, and the next ``after``.
+
+    A job that records every Nth epoch (``Job.recorded_every``) has rows for epochs 1, 1+N,
+    1+2N, ... and its last; ``every`` > 1 is then rounded up to a multiple of N.
+    """
     query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, EpochLoss.rmse).where(
         EpochLoss.job_id == job_id, EpochLoss.epoch > after
     )
     if every > 1:
+        stride = session.scalar(select(Job.recorded_every).where(Job.id == job_id)) or 1
+        every = -(-every // stride) * stride
         # The kept epochs by name (1 + k * every, past ``after``), not a filter on epoch % every:
         # Postgres cannot estimate the filter and scans the whole table; this is limit + 1
-        # primary-key lookups. Epochs are contiguous from 1, so none of them is missing.
+        # primary-key lookups. Every multiple of the stride has a row, so none of them is missing.
         first = (after - 1) // every + 1
         kept = [1 + k * every for k in range(first, first + limit + 1)]
         query = query.where(EpochLoss.epoch.in_(kept))

@@ -101,6 +101,12 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The queue whose workers take the job (None: stored without being queued, or before 0004).
+    queue: Mapped[str | None] = mapped_column(String(200))
+    # The broker message (Celery task id) whose delivery runs the job now: that message is spent.
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    # Every how many epochs a loss row is stored (and the last epoch), fixed when the job starts.
+    recorded_every: Mapped[int | None] = mapped_column(Integer)
     # Large documents, loaded only when asked for.
     weights: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSONDocument))
     checkpoint: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSONDocument))

@@ -33,25 +33,42 @@ class Superseded(Exception):
 
 @dataclass(frozen=True)
 class Claim:
-    """A job a worker may run now: its spec, after a crash where to resume, and its attempt."""
+    """A job a worker may run now: which, its spec, after a crash where to resume, its attempt,
+    and every how many epochs it records a loss row."""
 
+    job_id: str
     spec: dict[str, Any]
     checkpoint: dict[str, Any] | None
     attempt: int
+    recorded_every: int = 1
+
+
+def recorded_every(epochs: int, cap: int) -> int:
+    """N such that epochs 1, 1+N, 1+2N, ... and the last make at most ``cap`` + 1 rows.
+
+    With N = ceil(epochs / cap), the multiples number floor((epochs - 1) / N) + 1 <= cap.
+    """
+    return max(1, -(-epochs // cap))
 
 
 def claim_job(
     session: Session, job_id: str, max_attempts: int, heartbeat_timeout: float
 ) -> Claim | None:
     """Mark the job running and count the attempt; None when it must not run here now."""
-    job = session.scalars(
-        select(Job)
-        .where(Job.id == job_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if job is None:
-        return None
+    job = lock_job(session, Job.id == job_id)
+    return claim_locked(session, job, max_attempts, heartbeat_timeout) if job else None
+
+
+def lock_job(session: Session, *where: ColumnElement[bool]) -> Job | None:
+    """The job matching ``where``, its row locked until the transaction ends, read afresh."""
+    query = select(Job).where(*where).with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).one_or_none()
+
+
+def claim_locked(
+    session: Session, job: Job, max_attempts: int, heartbeat_timeout: float
+) -> Claim | None:
+    """``claim_job`` for a job whose row the caller holds locked."""
     now = utcnow()
     alive = job.heartbeat_at is not None and now - job.heartbeat_at < timedelta(
         seconds=heartbeat_timeout
@@ -73,8 +90,14 @@ def claim_job(
     set_status(job, JobStatus.RUNNING)
     job.heartbeat_at = now
     job.started_at = job.started_at or now
-    publish_after_commit(session, job_id)
-    return Claim(spec=job.spec, checkpoint=job.checkpoint, attempt=job.attempts)
+    publish_after_commit(session, job.id)
+    return Claim(
+        job_id=job.id,
+        spec=job.spec,
+        checkpoint=job.checkpoint,
+        attempt=job.attempts,
+        recorded_every=job.recorded_every or 1,
+    )
 
 
 def _owned(job_id: str, attempt: int) -> ColumnElement[bool]:
@@ -125,6 +148,9 @@ class ProgressRecorder:
     ``flush_soon`` writes a batch on a background thread while training goes on: a batch's
     INSERT and commit take as long as hundreds of tiny epochs, and the database does that work on
     another core. Writes stay in order: a batch starts only after the one before has finished.
+
+    With ``every`` > 1 only epochs 1, 1+every, 1+2*every, ... and ``last`` get a row; the job's
+    progress (epoch, latest loss) still moves with every epoch.
     """
 
     def __init__(
@@ -136,6 +162,8 @@ class ProgressRecorder:
         flush_epochs: int,
         clock: Callable[[], float] = time.monotonic,
         retry: Callable[[Write], str] = lambda write: write(),
+        every: int = 1,
+        last: int | None = None,
     ) -> None:
         self._sessions = sessions
         self._job_id = job_id
@@ -149,6 +177,9 @@ class ProgressRecorder:
         self._losses: list[float] = []
         self._accuracies: list[float | None] = []
         self._rmses: list[float | None] = []
+        self._every, self._last = every, last
+        self._latest: tuple[int, float, float | None] | None = None
+        self._since_flush = 0
         self._last_flush = clock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         self._pending: Future[str] | None = None
@@ -157,16 +188,19 @@ class ProgressRecorder:
     def add(
         self, epoch: int, loss: float, accuracy: float | None, rmse: float | None = None
     ) -> None:
-        """Remember one epoch's result until the next flush."""
-        self._epochs.append(epoch)
-        self._losses.append(loss)
-        self._accuracies.append(accuracy)
-        self._rmses.append(rmse)
+        """Remember one epoch's result until the next flush (its row, if it is one kept)."""
+        self._latest = (epoch, loss, accuracy)
+        self._since_flush += 1
+        if (epoch - 1) % self._every == 0 or epoch == self._last:
+            self._epochs.append(epoch)
+            self._losses.append(loss)
+            self._accuracies.append(accuracy)
+            self._rmses.append(rmse)
 
     def due(self) -> bool:
         """True when enough time or epochs have passed since the last flush."""
         return (
-            len(self._epochs) >= self._flush_epochs
+            self._since_flush >= self._flush_epochs
             or self._clock() - self._last_flush >= self._flush_seconds
         )
 
@@ -211,10 +245,11 @@ class ProgressRecorder:
             self._rmses,
         )
         self._epochs, self._losses, self._accuracies, self._rmses = [], [], [], []
+        latest, self._latest, self._since_flush = self._latest, None, 0
         self._last_flush = self._clock()
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
-        if epochs:
-            values.update(epoch=epochs[-1], latest_loss=losses[-1], latest_accuracy=accuracies[-1])
+        if latest is not None:
+            values.update(epoch=latest[0], latest_loss=latest[1], latest_accuracy=latest[2])
         if checkpoint is not None:
             values["checkpoint"] = checkpoint
 
@@ -281,6 +316,15 @@ def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, A
         raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
     publish_after_commit(session, job_id)
     return status
+
+
+def fail_by_message(session: Session, message_id: str, error: str) -> str | None:
+    """Fail the job that message ``message_id`` was running (its process was killed); its id."""
+    running = select(Job.id).where(Job.message_id == message_id, Job.status.in_(WORKING))
+    job_id = session.scalar(running)
+    if job_id is not None:
+        fail_job(session, job_id, error)
+    return job_id
 
 
 def fail_job(session: Session, job_id: str, error: str, attempt: int | None = None) -> None:

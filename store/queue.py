@@ -5,8 +5,13 @@ settings (no tasks of its own), so nothing here imports the worker. The broker's
 is defined once, here, and the worker's Celery app builds on it.
 """
 
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
@@ -21,7 +26,16 @@ _clients: dict[tuple[object, ...], Celery] = {}
 
 
 class BrokerUnavailable(Exception):
-    """The message broker could not take the job."""
+    """The message broker could not take the job (or be read)."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A queue's messages as the broker holds them: waiting, and delivered but unacknowledged."""
+
+    waiting: int
+    # (message id, seconds since its delivery) of each message a worker holds unacknowledged.
+    unacked: list[tuple[str, float]]
 
 
 def broker_config(settings: Settings) -> dict[str, Any]:
@@ -61,18 +75,26 @@ def _client(settings: Settings) -> Celery:
     return _clients[key]
 
 
-def enqueue(settings: Settings, job_id: str) -> None:
-    """Queue job ``job_id`` for a worker; ``BrokerUnavailable`` if the broker cannot be reached."""
+def enqueue(settings: Settings, job_id: str, queue: str | None = None) -> None:
+    """Queue job ``job_id`` for a worker (on ``queue``, by default the settings' queue).
+
+    ``BrokerUnavailable`` if the broker cannot be reached.
+    """
     try:
         _client(settings).send_task(
             RUN_JOB,
             args=[job_id],
-            queue=settings.queue_name,
+            queue=queue or settings.queue_name,
             retry=True,
             retry_policy=PUBLISH_RETRY,
         )
     except (OperationalError, OSError) as exc:
         raise BrokerUnavailable(str(exc)) from exc
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
 
 def broker_reachable(settings: Settings) -> bool:
@@ -83,3 +105,37 @@ def broker_reachable(settings: Settings) -> bool:
     except (OperationalError, OSError):
         return False
     return True
+
+
+def pending(settings: Settings, queue: str) -> Pending:
+    """The messages of ``queue`` that the broker holds now; ``BrokerUnavailable`` if unreachable.
+
+    Redis keeps a queue as a list, and every message delivered to a worker and not yet
+    acknowledged in the hash ``unacked`` (tag -> [message, exchange, routing key]), with its
+    delivery time in the sorted set ``unacked_index``: the names kombu's Redis transport uses. The
+    file-system broker keeps a file per waiting message and forgets a message once delivered.
+    """
+    if settings.broker_url.startswith("filesystem"):
+        folder = settings.broker_dir / "queue"
+        suffix = f"{queue}.msg"  # kombu names them <time>_<uuid>.<queue>.msg
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        return Pending(sum(name.partition(".")[2] == suffix for name in names), [])
+    try:
+        with _redis(settings.broker_url).pipeline(transaction=False) as pipe:
+            pipe.llen(queue)
+            pipe.hgetall("unacked")
+            pipe.zrange("unacked_index", 0, -1, withscores=True)
+            waiting, held, delivered = pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        raise BrokerUnavailable(str(exc)) from exc
+    now, since = time.time(), dict(delivered)
+    unacked = []
+    for tag, raw in held.items():
+        try:
+            message, _exchange, routing_key = json.loads(raw)
+            message_id = str(message["headers"]["id"])
+        except (ValueError, TypeError, KeyError):
+            continue  # not a Celery message: it runs no job
+        if routing_key == queue:
+            unacked.append((message_id, now - since.get(tag, now)))
+    return Pending(int(waiting), unacked)

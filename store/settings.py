@@ -46,13 +46,22 @@ class Settings(BaseSettings):
 
     # Crash safety (store/reaper.py): a running job's worker proves it is alive every
     # heartbeat_seconds; a job silent for heartbeat_timeout is requeued, or failed after
-    # max_attempts. Each worker looks for such jobs at start-up and every reaper_seconds, and
-    # enqueues again a queued job that no worker has started for queued_timeout.
+    # max_attempts. Each worker looks for such jobs at start-up and every reaper_seconds; a
+    # queued job no worker has started for queued_timeout gets a message again if its queue is
+    # short of messages (one per job that could start now; never more).
     # Together they bound recovery after a `kill -9`: about heartbeat_timeout + reaper_seconds.
     heartbeat_seconds: float = Field(default=2.0, gt=0)
     heartbeat_timeout: float = Field(default=10.0, gt=0)
     reaper_seconds: float = Field(default=2.0, gt=0)
     queued_timeout: float = Field(default=300.0, gt=0)
+    # Fair shares of the workers (store/fair.py): a free worker takes the oldest queued job of
+    # the owner with the fewest jobs running on its queue, so a new owner's job starts when the
+    # next worker frees up; and no owner runs more than max_running_per_owner jobs of one queue
+    # at once (its other jobs wait, even while a worker is idle).
+    max_running_per_owner: int = Field(default=4, gt=0)
+    # Loss rows stored per job: a job of more epochs records every Nth epoch (1, 1+N, 1+2N, ...)
+    # and its last, N = ceil(epochs / max_recorded_epochs) chosen when it first starts.
+    max_recorded_epochs: int = Field(default=10_000, gt=0)
     # Longest a job may run per delivery before it is failed (checked between epochs).
     job_time_limit: float = Field(default=21_600.0, gt=0)
     # Past JOB_TIME_LIMIT a job has this long to reach an epoch boundary and fail itself cleanly,

@@ -8,12 +8,14 @@ workers reaping at once is safe: store.reaper's updates are conditional.
 
 import logging
 import threading
+from collections import Counter
 from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 
 from store.db import sessions
-from store.queue import BrokerUnavailable, enqueue
+from store.fair import top_up
+from store.queue import BrokerUnavailable
 from store.reaper import Reaped, reap
 from store.retention import cutoff, purge
 from store.retry import is_transient
@@ -25,21 +27,25 @@ _stop = threading.Event()
 
 
 def reap_once(settings: Settings) -> Reaped:
-    """One pass: settle orphaned jobs in the database, then hand the requeued ones to the broker."""
-    with sessions(settings.database_url).begin() as session:
+    """One pass: settle orphaned jobs in the database, then top up the queues they wait on.
+
+    A queue gets messages only for the jobs it lacks one for (store.fair.top_up), at most one
+    per job this pass found: a job merely waiting behind others already has its message.
+    """
+    factory = sessions(settings.database_url)
+    with factory.begin() as session:
         reaped = reap(session, settings)
-    for job_id in reaped.to_enqueue:
+    waiting: Counter[str] = Counter(reaped.queues.values())
+    sent: list[str] = []
+    for queue, found in waiting.items():
         try:
-            enqueue(settings, job_id)
+            sent += top_up(factory, settings, queue, most=found)
         except BrokerUnavailable:
-            # Still queued: a later pass enqueues it once QUEUED_TIMEOUT has passed again.
-            log.warning("reaper: broker unreachable; job %s waits for a later pass", job_id)
-    if reaped.to_enqueue or reaped.failed or reaped.cancelled:
+            # Still queued: a later pass tops the queue up once QUEUED_TIMEOUT has passed again.
+            log.warning("reaper: broker unreachable; queue %s waits for a later pass", queue)
+    if sent or reaped.failed or reaped.cancelled:
         log.warning(
-            "reaper: enqueued %s, failed %s, cancelled %s",
-            reaped.to_enqueue,
-            reaped.failed,
-            reaped.cancelled,
+            "reaper: enqueued %s, failed %s, cancelled %s", sent, reaped.failed, reaped.cancelled
         )
     return reaped
 

@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import Training
 from engine.errors import SpecError
 from store.db import sessions
+from store.fair import claim_next, top_up_quietly
+from store.logging_setup import job_context
 from store.metrics import EpochTimer
 from store.progress import (
     Claim,
     ProgressRecorder,
     Superseded,
-    claim_job,
+    fail_by_message,
     fail_job,
     finish_job,
     hand_back,
@@ -40,39 +42,52 @@ class TimeLimitReached(Exception):
     """The job ran for longer than JOB_TIME_LIMIT allows."""
 
 
-def run_job(settings: Settings, job_id: str) -> str:
-    """Train job ``job_id`` to its end (or until cancelled); return the status it ended in."""
+def run_job(settings: Settings, named: str, message_id: str | None = None) -> str:
+    """Run the job a message naming ``named`` stands for: the fairest one that may start now
+    (store.fair), trained to its end or until cancelled; return the status it ended in."""
     if stop_requested.is_set():  # a message taken while this worker stops: for another worker
-        enqueue(settings, job_id)
+        enqueue(settings, named)
         return "deferred"
     factory = sessions(settings.database_url)
     claim = _write(
         factory,
         settings,
-        f"job {job_id}: claim",
-        lambda s: claim_job(s, job_id, settings.max_attempts, settings.heartbeat_timeout),
+        f"job {named}: claim",
+        lambda s: claim_next(s, named, message_id, settings),
     )
     if claim is None:
-        log.info("job %s is not runnable here; skipped", job_id)
+        log.info("message for job %s: no job may start now; skipped", named)
         return "skipped"
-    log.info("job %s attempt %d claimed", job_id, claim.attempt)
-    try:
-        with Heartbeat(factory, job_id, claim.attempt, settings.heartbeat_seconds):
-            status = _train(factory, settings, job_id, claim)
-    except Superseded:
-        # Taken over by another delivery, ended by the reaper, or ended and then deleted: its
-        # row no longer matches this attempt, so nothing this run writes lands anywhere.
-        log.warning("job %s attempt %d no longer owns the job; stopped", job_id, claim.attempt)
-        return "superseded"
-    log.info("job %s %s", job_id, status)
+    job_id, attempt = claim.job_id, claim.attempt
+    with job_context(job_id):
+        log.info("job %s attempt %d claimed", job_id, attempt)
+        try:
+            with Heartbeat(factory, job_id, attempt, settings.heartbeat_seconds):
+                status = _train(factory, settings, job_id, claim)
+        except Superseded:
+            # Taken over by another delivery, ended by the reaper, or ended and then deleted: its
+            # row no longer matches this attempt, so nothing this run writes lands anywhere.
+            log.warning("job %s attempt %d no longer owns the job; stopped", job_id, attempt)
+            return "superseded"
+        log.info("job %s %s", job_id, status)
+    # The job's slot is free: a job its owner's cap held back may start now (store.fair).
+    top_up_quietly(factory, settings, settings.queue_name, own=message_id)
     return status
 
 
-def fail_killed(settings: Settings, job_id: str, error: str) -> None:
-    """Fail a job whose process was killed (by the hard time limit), from the worker's parent."""
+def fail_killed(settings: Settings, message_id: str, error: str) -> None:
+    """Fail the job message ``message_id`` ran, whose process was killed (by the hard time
+    limit), from the worker's parent: the message may have run another job than it named."""
     factory = sessions(settings.database_url)
-    _write(factory, settings, f"job {job_id}: fail", lambda s: fail_job(s, job_id, error))
-    log.warning("job %s failed: %s", job_id, error)
+    job_id = _write(
+        factory,
+        settings,
+        f"message {message_id}: fail",
+        lambda s: fail_by_message(s, message_id, error),
+    )
+    if job_id is not None:
+        log.warning("job %s failed: %s", job_id, error)
+        top_up_quietly(factory, settings, settings.queue_name)
 
 
 def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, claim: Claim) -> str:
@@ -84,6 +99,8 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
         settings.flush_seconds,
         settings.flush_epochs,
         retry=lambda write: with_retry(write, settings.db_retry_seconds, f"job {job_id}: progress"),
+        every=claim.recorded_every,
+        last=claim.spec["training"]["epochs"],
     )
     try:
         return _train_recording(factory, settings, job_id, claim, recorder)

@@ -16,12 +16,12 @@ class JobTask(Task):
     def on_failure(
         self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: ExceptionInfo
     ) -> None:
-        if isinstance(exc, TimeLimitExceeded) and args:
+        if isinstance(exc, TimeLimitExceeded):
             error = f"killed after the hard time limit of {exc.args[0]} s"
-            runner.fail_killed(self.app.conf.gradyard_settings, args[0], error)
+            runner.fail_killed(self.app.conf.gradyard_settings, task_id, error)
 
 
 @shared_task(name=RUN_JOB, base=JobTask, bind=True)
 def run_job(self: JobTask, job_id: str) -> str:
-    """Train the job with this id and record everything about it in its row."""
-    return runner.run_job(self.app.conf.gradyard_settings, job_id)
+    """Run the fairest job that may start (often the one with this id); record it in its row."""
+    return runner.run_job(self.app.conf.gradyard_settings, job_id, self.request.id)

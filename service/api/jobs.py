@@ -240,7 +240,8 @@ def _store_once(
             if job is not None:
                 return job, job_out(job), False
             _admit(session, owner)
-            job = jobs.create_job(session, spec, name, owner, key, digest, labels)
+            queue = current_settings().queue_name  # where enqueue() sends its message
+            job = jobs.create_job(session, spec, name, owner, key, digest, labels, queue)
             return job, job_out(job), True
     except IntegrityError:
         if key is None:

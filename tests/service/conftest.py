@@ -36,6 +36,8 @@ os.environ.update(AUTH="on")
 os.environ.setdefault("SECRET_KEY", f"test-secret-{RUN_TAG}")
 os.environ.setdefault("RATE_LIMIT", "1000000")
 os.environ.setdefault("MAX_ACTIVE_JOBS", "1000000")
+os.environ.setdefault("MAX_RUNNING_PER_OWNER", "1000000")
+os.environ.setdefault("MAX_RECORDED_EPOCHS", "1000000")
 TEST_OWNER = "tester"
 
 START_HINTS = {
