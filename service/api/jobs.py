@@ -1,6 +1,7 @@
 """The jobs resource: submit, list, read, page losses, fetch weights, predict, confusion, cancel."""
 
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,13 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from engine import classify, predict
 from engine.errors import SpecError
 from engine.losses import CLASSIFIERS
+from engine.spec import DatasetData
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
 from service.problems import Problem, unavailable, validation_problem
 from service.schemas import JobListQuery, LossQuery, job_out, job_summary
-from service.spec import JOB_SPEC, PREDICT_REQUEST, LimitExceeded, check_limits
-from store import jobs, metrics, ratelimit
+from service.spec import JOB_SPEC, PREDICT_REQUEST, JobSpec, LimitExceeded, check_limits
+from store import datasets, jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
 from store.models import Job
 from store.queue import BrokerUnavailable, enqueue
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
     owner = current_owner()
-    body = json_body(JOB_SPEC)
+    body = _with_dataset(json_body(JOB_SPEC), owner)
     key = idempotency.header_key()
     try:
         spec = body.checked()
@@ -152,7 +154,11 @@ def confusion(job_id: str) -> Response:
         if loss not in CLASSIFIERS:
             detail = f"{loss} is a regression loss: the job has no classes"
             raise Problem(422, "Not a Classifier", detail, "not-a-classifier")
-        model, spec = _final_weights(job), job.spec
+        model = _final_weights(job)
+        try:
+            spec = datasets.inline_spec(session, job.spec)
+        except SpecError as exc:
+            raise Problem(409, "Conflict", str(exc), "dataset-deleted") from exc
     labels, counts = classify.confusion(spec, model)
     return jsonify({"labels": labels, "counts": counts})
 
@@ -184,6 +190,18 @@ def delete_job(job_id: str) -> tuple[str, int]:
             raise Problem(409, "Conflict", f"cannot delete: {exc}", "job-active") from exc
     log.info("job %s deleted", job_id)
     return "", 204
+
+
+def _with_dataset(body: JobSpec, owner: str) -> JobSpec:
+    """The spec with its stored dataset's shape (its width is model.inputs' default), or a 422."""
+    if not isinstance(body.data, DatasetData):
+        return body
+    with current_sessions().begin() as session:
+        stored = datasets.stored_data(session, body.data.dataset, owner)
+    if stored is None:
+        message = f"no dataset {body.data.dataset}"
+        raise validation_problem([{"field": "data.dataset", "message": message}])
+    return replace(body, data=stored)
 
 
 def _store_once(
