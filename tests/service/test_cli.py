@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,19 @@ def test_connection_options_go_before_the_command_too(
     # Help shows where the default comes from, not a default that the environment overrides.
     helped = gradyard("list", "--help").stdout
     assert "$GRADYARD_URL" in helped and "[default: http" not in helped
+
+
+def test_datasets_upload_list_show_delete(gradyard: Any, tmp_path: Path) -> None:
+    path = tmp_path / "toy.csv"
+    tag = uuid.uuid4().hex[:8]
+    path.write_text(f"kind,x_{tag},y\na,1,2\nb,3,4\na,5,6\n")
+    uploaded = gradyard("datasets", "upload", str(path), "--target", "kind", "--name", "toy")
+    assert uploaded.exit_code == 0, uploaded.output
+    dataset_id = uploaded.output.strip()
+    listed = gradyard("datasets", "list")
+    assert dataset_id in listed.output and "\t3\t2\t2\ttoy" in listed.output
+    shown = json.loads(gradyard("datasets", "show", dataset_id).output)
+    assert shown["classes"] == ["a", "b"] and shown["preview"][0]["target"] == "a"
+    assert gradyard("datasets", "delete", dataset_id).exit_code == 0
+    missing = gradyard("datasets", "show", dataset_id)
+    assert missing.exit_code == 3 and "no dataset" in missing.output
