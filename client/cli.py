@@ -243,7 +243,51 @@ def _summary(job: dict[str, Any]) -> str:
     )
 
 
-COMMANDS = (submit, watch, status, list_jobs, losses, weights, predict, export, cancel)
+@click.group()
+def datasets() -> None:
+    """Upload, list, show and delete datasets."""
+
+
+@datasets.command("upload")
+@click.argument("csv_file", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--target", default=None, help="the target column (default: the last)")
+@click.option("--name", default=None, help="a name for people")
+@_connection
+def upload_dataset(client: Client, csv_file: Path, target: str | None, name: str | None) -> None:
+    """Upload a CSV file (a header row, then a sample per row); print the dataset's id."""
+    if not csv_file.is_file():
+        _fail(USAGE, f"error: cannot read {csv_file}: no such file")
+    click.echo(client.upload_dataset(csv_file, name=name, target=target)["id"])
+
+
+@datasets.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@_connection
+def list_datasets(client: Client, limit: int) -> None:
+    """List your newest datasets: id, rows, features, classes, name."""
+    click.echo("ID\tROWS\tFEATURES\tCLASSES\tNAME")
+    for d in client.datasets(limit=limit):
+        classes = len(d["classes"]) if d["classes"] is not None else "-"
+        click.echo(f"{d['id']}\t{d['rows']}\t{d['features']}\t{classes}\t{d['name'] or ''}")
+
+
+@datasets.command("show")
+@click.argument("dataset_id")
+@_connection
+def show_dataset(client: Client, dataset_id: str) -> None:
+    """Print a dataset's document (with its preview and column statistics) as JSON."""
+    click.echo(json.dumps(client.dataset(dataset_id), indent=2))
+
+
+@datasets.command("delete")
+@click.argument("dataset_id")
+@_connection
+def delete_dataset(client: Client, dataset_id: str) -> None:
+    """Delete a dataset that no active job uses."""
+    client.delete_dataset(dataset_id)
+
+
+COMMANDS = (submit, watch, status, list_jobs, losses, weights, predict, export, cancel, datasets)
 
 
 class _Gradyard(click.Group):

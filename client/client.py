@@ -9,9 +9,11 @@ Every error the API answers raises ``ApiError``, which carries the problem docum
 """
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -130,6 +132,50 @@ class Client:
         if response.is_error:
             raise _api_error(response)
         return response.content
+
+    def upload_dataset(
+        self,
+        source: str | os.PathLike[str] | dict[str, Any],
+        name: str | None = None,
+        target: str | None = None,
+    ) -> dict[str, Any]:
+        """Upload a dataset: a CSV file's path (``target`` names its target column, default the
+        last), or a dict of ``inputs``, ``targets`` (and ``feature_names``); its document. The
+        same content uploaded again answers the dataset already stored."""
+        if isinstance(source, dict):
+            body = {**source, **({"name": name} if name else {})}
+            return self._json("POST", "/api/v1/datasets", json=body)
+        params = {k: v for k, v in (("name", name), ("target", target)) if v is not None}
+        content = Path(source).read_bytes()
+        headers = {"Content-Type": "text/csv"}
+        return self._json(
+            "POST", "/api/v1/datasets", content=content, headers=headers, params=params
+        )
+
+    def datasets(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """The caller's datasets, newest first (``limit`` of them at most), following pages."""
+        params: dict[str, Any] | None = {"limit": min(limit, 1000)} if limit else None
+        url: str | None = "/api/v1/datasets"
+        count = 0
+        while url:
+            page = self._json("GET", url, params=params)
+            params = None
+            for item in page["items"]:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield item
+            url = page["next"]
+
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        """A dataset's document, with a preview of its first rows and its columns' statistics."""
+        return self._json("GET", f"/api/v1/datasets/{dataset_id}")
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a dataset that no active job uses."""
+        response = self._http.request("DELETE", f"/api/v1/datasets/{dataset_id}")
+        if response.status_code >= 400:
+            raise _api_error(response)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued job, or ask a running one to stop; the job's document."""

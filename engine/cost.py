@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.spec import InlineData, JobSpec
+from engine.spec import GeneratedData, InlineData, JobSpec, StoredData
 
 BYTES_PER_PARAMETER_SAMPLE = 64
 
@@ -40,6 +40,11 @@ class Cost:
 def estimate(spec: JobSpec) -> Cost:
     """The cost of training ``spec`` (a spec whose model knows its inputs, as a JobSpec's does)."""
     d = spec.data
-    samples = len(d.inputs) if isinstance(d, InlineData) else d.samples
+    if isinstance(d, InlineData):
+        samples = len(d.inputs)
+    elif isinstance(d, GeneratedData | StoredData):
+        samples = d.samples
+    else:
+        raise ValueError("a dataset's cost is known once the service has looked it up")
     batch = min(spec.training.batch_size or samples, samples)
     return Cost(spec.model.parameter_count(), samples, batch, spec.training.epochs)

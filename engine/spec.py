@@ -142,15 +142,49 @@ class GeneratedData:
         return settings
 
 
+@dataclass(frozen=True)
+class DatasetData:
+    """The samples of a stored dataset, by its id: the engine never reads a database, so the
+    service checks it (as a StoredData) and the worker hands the engine its rows inline."""
+
+    __pydantic_config__ = PYDANTIC_CONFIG
+    dataset: str = field(
+        metadata={"min_length": 1, "max_length": 64, "description": "a dataset's id"}
+    )
+
+    @property
+    def width(self) -> int | None:
+        """Unknown until the service looks the dataset up."""
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dataset's id: its rows are stored once, with the dataset, never in a job."""
+        return {"dataset": self.dataset}
+
+
+@dataclass(frozen=True)
+class StoredData(DatasetData):
+    """A dataset with the shape its store holds: what checks and costs need, its rows aside."""
+
+    samples: int = 0
+    features: int = 0
+    classes: int | None = None  # a classification dataset's class count; None: numbers
+
+    @property
+    def width(self) -> int:
+        """Inputs per sample."""
+        return self.features
+
+
 if TYPE_CHECKING:  # the normal form, which __post_init__ leaves in every instance
     Targets = tuple[Row, ...]
-    DataField = InlineData | GeneratedData
+    DataField = InlineData | GeneratedData | DatasetData
 else:  # the forms a spec may use
     Targets = (
         Annotated[tuple[float, ...], Each(fail_fast=True)]
         | Annotated[tuple[Row, ...], Each(fail_fast=True)]
     )
-    DataField = InlineData | GeneratedData | None
+    DataField = InlineData | GeneratedData | DatasetData | None
 
 
 @dataclass(frozen=True)
@@ -162,14 +196,17 @@ class JobSpec:
     # null (or no data) means the notebook's samples, which __post_init__ puts in its place.
     data: DataField = field(  # type: ignore[assignment]
         default=None,
-        metadata={"description": "samples or a generator; default: the notebook's four samples"},
+        metadata={
+            "description": "samples, a generator or a stored dataset; default: the notebook's "
+            "four samples"
+        },
     )
     training: TrainingSpec = field(default_factory=TrainingSpec)
 
     def __post_init__(self) -> None:
         if self.data is None:
             object.__setattr__(self, "data", GeneratedData("notebook"))
-        if self.model.inputs is None:
+        if self.model.inputs is None and self.data.width is not None:
             object.__setattr__(self, "model", replace(self.model, inputs=self.data.width))
 
     def checked(self) -> JobSpec:
@@ -184,6 +221,11 @@ class JobSpec:
             outputs = _same_widths(d.targets, "data.targets")
             if loss in LABELS:
                 _labels(d.targets, loss)
+        elif isinstance(d, StoredData):
+            _dataset_classes(d, loss)
+        elif isinstance(d, DatasetData):
+            message = "data.dataset must be looked up (by the service) before it is checked"
+            raise SpecError(message, "data.dataset")
         else:
             _classes(d, loss)
         if model.inputs != d.width:
@@ -230,7 +272,15 @@ def _classes(d: GeneratedData, loss: str) -> None:
         raise SpecError(message, "training.loss")
 
 
-def _class_labels(k: int, d: InlineData | GeneratedData, loss: str) -> None:
+def _dataset_classes(d: StoredData, loss: str) -> None:
+    # A classification dataset labels its rows 0..k-1: a binary loss takes 2 classes (the worker
+    # maps 0/1 to the loss's labels). Numeric targets are checked row by row, once inline.
+    if d.classes is not None and d.classes != 2 and loss in LABELS:
+        message = f"training.loss must be 'cross_entropy' for {d.classes} classes, not {loss!r}"
+        raise SpecError(message, "training.loss")
+
+
+def _class_labels(k: int, d: DataField, loss: str) -> None:
     # k outputs score k classes: at least 2, one per generated class, one integer label per sample.
     if k < 2:
         message = f"model.layers must end with 2 or more outputs (one per class) for {loss}"
@@ -240,6 +290,12 @@ def _class_labels(k: int, d: InlineData | GeneratedData, loss: str) -> None:
             message = f"model.layers ends with {k} outputs; data has {d.classes} classes"
             raise SpecError(message, "model.layers")
         return
+    if isinstance(d, StoredData):
+        if d.classes is not None and d.classes != k:
+            message = f"model.layers ends with {k} outputs; the dataset has {d.classes} classes"
+            raise SpecError(message, "model.layers")
+        return
+    assert isinstance(d, InlineData)
     for i, row in enumerate(d.targets):
         if len(row) != 1:
             message = f"{loss} takes one class label per sample, not {len(row)} targets"

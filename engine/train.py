@@ -25,7 +25,7 @@ from engine import data, optim, weights
 from engine.errors import NonFiniteError, SpecError, TrainingError
 from engine.losses import CLASSIFIERS, LOSSES, ON_LOGITS, correct, l2_penalty, squared_errors
 from engine.nn import MLP, Pass
-from engine.spec import InlineData, JobSpec, parse_spec
+from engine.spec import GeneratedData, InlineData, JobSpec, parse_spec
 from engine.training_spec import hyperparameters
 
 CHECKPOINT_FORMAT = "gradyard.checkpoint/1"
@@ -203,6 +203,8 @@ def samples(spec: JobSpec) -> Batch:
     d, t = spec.data, spec.training
     if isinstance(d, InlineData):
         return [list(x) for x in d.inputs], [list(y) for y in d.targets]
+    if not isinstance(d, GeneratedData):
+        raise SpecError("data.dataset: the worker hands the engine a dataset's rows inline")
     xs, ys = data.generate(d.generator, d.samples, d.noise, t.seed, d.classes)
     return xs, [[y] for y in data.labels_for(t.loss, ys, d.classes)]
 

@@ -5,8 +5,8 @@ from typing import Any
 from flask import Flask
 
 from service import auth, config, dashboard, headers, problems
+from service.api import datasets, exports, jobs, metrics, system
 from service.api import events as event_routes
-from service.api import exports, jobs, metrics, system
 from store import events
 from store import metrics as store_metrics
 from store.settings import Settings, get_settings
@@ -38,6 +38,7 @@ def create_app(
     app.register_blueprint(metrics.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(datasets.bp)
     app.register_blueprint(event_routes.bp)
     app.register_blueprint(dashboard.bp)
     return app

@@ -8,6 +8,16 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from service.dataset_schemas import (
+    DATASET_UPLOAD,
+    CsvQuery,
+    DatasetDetail,
+    DatasetListQuery,
+    DatasetOut,
+    DatasetPage,
+    RowPage,
+    RowQuery,
+)
 from service.schemas import (
     ConfusionOut,
     JobListQuery,
@@ -23,6 +33,12 @@ from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
 
 REF = "#/components/schemas/{model}"
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+DATASET_ID = {"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}
+CSV_BODY = {
+    "description": "a header row, then one sample per row; numbers, but for a target column of "
+    "class names",
+    "schema": {"type": "string"},
+}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -107,14 +123,19 @@ def build_openapi() -> dict[str, Any]:
     }
 
     def op(
-        operation_id: str, summary: str, responses: dict[str, Any], errors: str, **extra: Any
+        operation_id: str,
+        summary: str,
+        responses: dict[str, Any],
+        errors: str,
+        tag: str = "jobs",
+        **extra: Any,
     ) -> dict[str, Any]:
         # Only the error statuses this operation can answer (plus 401 without a token, and 503
         # while the database is down, which every API call can meet).
         codes = sorted({*errors.split(), "401", "503"})
         return {
             "operationId": operation_id,
-            "tags": ["jobs"],
+            "tags": [tag],
             "summary": summary,
             "responses": {**responses, **{code: problem for code in codes}},
             **extra,
@@ -252,6 +273,64 @@ def build_openapi() -> dict[str, Any]:
                 {"202": ok(JobOut, "the job, cancelled or cancelling")},
                 "404 409",
                 parameters=[JOB_ID],
+            ),
+        },
+        "/api/v1/datasets": {
+            "post": op(
+                "upload_dataset",
+                "Upload a dataset (CSV or JSON); the same content again answers the first",
+                {
+                    "201": ok(DatasetOut, "the dataset, stored"),
+                    "200": ok(DatasetOut, "the owner's dataset of the same content"),
+                },
+                "400 413 415 422",
+                tag="datasets",
+                parameters=_query_parameters(CsvQuery),
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "text/csv": CSV_BODY,
+                        "application/json": {
+                            "schema": _schema_ref(DATASET_UPLOAD, schemas, "validation")
+                        },
+                    },
+                },
+            ),
+            "get": op(
+                "list_datasets",
+                "List datasets, newest first",
+                {"200": ok(DatasetPage, "a page of datasets")},
+                "422",
+                tag="datasets",
+                parameters=_query_parameters(DatasetListQuery),
+            ),
+        },
+        "/api/v1/datasets/{dataset_id}": {
+            "get": op(
+                "get_dataset",
+                "Get a dataset, its first rows and its columns' statistics",
+                {"200": ok(DatasetDetail, "the dataset")},
+                "404",
+                tag="datasets",
+                parameters=[DATASET_ID],
+            ),
+            "delete": op(
+                "delete_dataset",
+                "Delete a dataset that no active job uses",
+                {"204": {"description": "deleted"}},
+                "404 409",
+                tag="datasets",
+                parameters=[DATASET_ID],
+            ),
+        },
+        "/api/v1/datasets/{dataset_id}/rows": {
+            "get": op(
+                "list_dataset_rows",
+                "A dataset's rows, a page at a time",
+                {"200": ok(RowPage, "a page of rows")},
+                "404 422",
+                tag="datasets",
+                parameters=[DATASET_ID, *_query_parameters(RowQuery)],
             ),
         },
         "/healthz": {

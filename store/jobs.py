@@ -57,6 +57,7 @@ def create_job(
         request_hash=request_hash,
         status=JobStatus.QUEUED,
         spec=spec,
+        dataset_id=(spec.get("data") or {}).get("dataset"),
         epochs=spec["training"]["epochs"],
         epoch=0,
         attempts=0,

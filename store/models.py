@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -96,6 +97,10 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     labels: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # The stored dataset the job trains on, if any: a dataset in use by an active job stays.
+    dataset_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("datasets.id", ondelete="SET NULL"), index=True
+    )
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -140,3 +145,29 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Dataset(Base):
+    """An owner's uploaded samples, stored once: packed float64 rows, loaded only when asked."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (
+        Index("ix_datasets_owner_created", "owner", "created_at", "id"),
+        UniqueConstraint("owner", "sha256", name="uq_datasets_owner_sha256"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    rows: Mapped[int] = mapped_column(Integer)
+    features: Mapped[int] = mapped_column(Integer)
+    feature_names: Mapped[list[str]] = mapped_column(JSON)
+    target_name: Mapped[str] = mapped_column(String(200))
+    classes: Mapped[list[str] | None] = mapped_column(JSON)
+    column_stats: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Little-endian float64: inputs row after row, then one target per row (a class's index).
+    inputs: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    targets: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         default=100_000_000_000, gt=0, description="parameters x samples x epochs"
     )
     max_predict_batch: int = Field(default=10_000, gt=0)
+    # Uploaded datasets (POST /api/v1/datasets): their body may exceed MAX_BODY_BYTES up to
+    # DATASET_MAX_BYTES; over the rows or features a 422.
+    dataset_max_bytes: int = Field(default=32_000_000, gt=0)
+    dataset_max_rows: int = Field(default=100_000, gt=0)
+    dataset_max_features: int = Field(default=1_000, gt=0)
     # Each pool process's data memory (RLIMIT_DATA): a job that escapes the estimate fails with a
     # clear error instead of waking the OOM killer. Empty or 0: no cap.
     worker_memory_bytes: int | None = Field(default=4 * 1024**3, ge=0)

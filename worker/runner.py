@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import Training
 from engine.errors import SpecError
+from store.datasets import inline_spec
 from store.db import sessions
 from store.fair import claim_next, top_up_quietly
 from store.logging_setup import job_context
@@ -118,7 +119,11 @@ def _train_recording(
     attempt = claim.attempt
     training: Training | None = None
     try:
-        training = Training(claim.spec, resume=claim.checkpoint)
+        # A stored dataset's rows are read here, once per attempt, and handed to the engine inline.
+        spec = _write(
+            factory, settings, f"job {job_id}: dataset", lambda s: inline_spec(s, claim.spec)
+        )
+        training = Training(spec, resume=claim.checkpoint)
         if claim.checkpoint is not None:
             log.info("job %s attempt %d resumes after epoch %d", job_id, attempt, training.epoch)
         resumed = training.epoch

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import classify, predict
 from engine.errors import SpecError
 from engine.losses import CLASSIFIERS
+from engine.spec import DatasetData
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
@@ -28,7 +30,7 @@ from service.spec import (
     apply_overrides,
     check_limits,
 )
-from store import jobs, metrics, ratelimit
+from store import datasets, jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
 from store.models import Job
 from store.queue import BrokerUnavailable, enqueue
@@ -73,6 +75,7 @@ def rerun(job_id: str) -> tuple[Response, int, dict[str, str]]:
 
 def _submit(owner: str, body: JobSpec, key: str | None) -> tuple[Response, int, dict[str, str]]:
     """Check a validated spec against the engine and the limits, store the job and queue it."""
+    body = _with_dataset(body, owner)
     try:
         spec = body.checked()
         check_limits(spec, current_settings())
@@ -191,7 +194,11 @@ def confusion(job_id: str) -> Response:
         if loss not in CLASSIFIERS:
             detail = f"{loss} is a regression loss: the job has no classes"
             raise Problem(422, "Not a Classifier", detail, "not-a-classifier")
-        model, spec = final_weights(job), job.spec
+        model = final_weights(job)
+        try:
+            spec = datasets.inline_spec(session, job.spec)
+        except SpecError as exc:
+            raise Problem(409, "Conflict", str(exc), "dataset-deleted") from exc
     labels, counts = classify.confusion(spec, model)
     return jsonify({"labels": labels, "counts": counts})
 
@@ -223,6 +230,18 @@ def delete_job(job_id: str) -> tuple[str, int]:
             raise Problem(409, "Conflict", f"cannot delete: {exc}", "job-active") from exc
     log.info("job %s deleted", job_id)
     return "", 204
+
+
+def _with_dataset(body: JobSpec, owner: str) -> JobSpec:
+    """The spec with its stored dataset's shape (its width is model.inputs' default), or a 422."""
+    if not isinstance(body.data, DatasetData):
+        return body
+    with current_sessions().begin() as session:
+        stored = datasets.stored_data(session, body.data.dataset, owner)
+    if stored is None:
+        message = f"no dataset {body.data.dataset}"
+        raise validation_problem([{"field": "data.dataset", "message": message}])
+    return replace(body, data=stored)
 
 
 def _store_once(

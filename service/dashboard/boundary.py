@@ -13,7 +13,7 @@ from typing import Any
 
 from engine import data, parse_spec, predict
 from engine.errors import SpecError
-from engine.spec import GeneratedData
+from engine.spec import GeneratedData, InlineData
 
 # Grid cells per side, at most: 9,216 predictions, a fraction of a second for the examples'
 # models. A large model gets fewer, so one picture costs about WORK weight multiplications.
@@ -36,7 +36,10 @@ class Boundary:
 
 
 def training_points(spec: dict[str, Any]) -> tuple[list[list[float]], list[float]] | None:
-    """The inputs and single labels a job trained on, or None when it has several outputs."""
+    """The inputs and single labels a job trained on, or None when it has several outputs (or
+    trained on a stored dataset, whose rows the dashboard does not read yet)."""
+    if "dataset" in (spec.get("data") or {}):
+        return None
     parsed = parse_spec(spec)
     if parsed.model.layers[-1] != 1:
         return None
@@ -44,6 +47,7 @@ def training_points(spec: dict[str, Any]) -> tuple[list[list[float]], list[float
     if isinstance(d, GeneratedData):
         inputs, labels = data.generate(d.generator, d.samples, d.noise, parsed.training.seed)
         return inputs, data.labels_for(parsed.training.loss, labels)
+    assert isinstance(d, InlineData)
     return [list(x) for x in d.inputs], [t[0] for t in d.targets]
 
 

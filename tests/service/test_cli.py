@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,19 @@ def test_export_writes_the_model_as_python_or_onnx(gradyard: Any, tmp_path: Path
         "export", "00000000-0000-0000-0000-000000000000", "--format", "py", "-o", str(py_file)
     )
     assert missing.exit_code == 3 and "404" in missing.stderr
+
+
+def test_datasets_upload_list_show_delete(gradyard: Any, tmp_path: Path) -> None:
+    path = tmp_path / "toy.csv"
+    tag = uuid.uuid4().hex[:8]
+    path.write_text(f"kind,x_{tag},y\na,1,2\nb,3,4\na,5,6\n")
+    uploaded = gradyard("datasets", "upload", str(path), "--target", "kind", "--name", "toy")
+    assert uploaded.exit_code == 0, uploaded.output
+    dataset_id = uploaded.output.strip()
+    listed = gradyard("datasets", "list")
+    assert dataset_id in listed.output and "\t3\t2\t2\ttoy" in listed.output
+    shown = json.loads(gradyard("datasets", "show", dataset_id).output)
+    assert shown["classes"] == ["a", "b"] and shown["preview"][0]["target"] == "a"
+    assert gradyard("datasets", "delete", dataset_id).exit_code == 0
+    missing = gradyard("datasets", "show", dataset_id)
+    assert missing.exit_code == 3 and "no dataset" in missing.output

@@ -104,3 +104,11 @@ def test_a_wait_times_out_on_time_while_nothing_arrives(gy: Client, queue: str) 
         gy.wait(job["id"], timeout=2)
     assert time.monotonic() - started < 8  # 2 s, plus slack for a loaded machine
     gy.cancel(job["id"])
+
+
+def test_upload_dataset_from_rows_and_list(gy: Client) -> None:
+    rows = {"inputs": [[1.0, 2.0], [3.0, 4.0]], "targets": [0.25, time.time()]}
+    dataset = gy.upload_dataset(rows, name="rows")
+    assert dataset["rows"] == 2 and dataset["name"] == "rows"
+    assert gy.upload_dataset(rows)["id"] == dataset["id"]
+    assert dataset["id"] in [d["id"] for d in gy.datasets(limit=1000)]

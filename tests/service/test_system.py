@@ -1,5 +1,6 @@
 """Health, readiness, the OpenAPI document and its page; the worker's import hygiene."""
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -22,7 +23,7 @@ def test_openapi_document_describes_every_route(client: Any, app: Any) -> None:
     document = client.get("/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
     rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
-    routes = {rule.rule.replace("<job_id>", "{job_id}") for rule in rules}
+    routes = {re.sub(r"<(\w+)>", r"{\1}", rule.rule) for rule in rules}
     # The dashboard's HTML pages are for browsers, not API clients: they stay out.
     routes = {r for r in routes if not r.startswith(("/jobs", "/openapi.json", "/docs"))}
     routes -= {"/", "/favicon.ico"}
