@@ -111,7 +111,7 @@ def wait_for_database(url: str, seconds: float) -> None:
                 with engine.connect():
                     return
             except OperationalError as exc:
-                reason = str(exc.orig or exc).strip().splitlines()[0]
+                reason = (str(exc.orig or exc).strip().splitlines() or ["no message"])[0]
                 if time.monotonic() + 1 > deadline:
                     raise click.ClickException(
                         f"database {printable_url(url)} unreachable for {seconds:g} s: {reason}"

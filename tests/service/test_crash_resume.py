@@ -26,8 +26,9 @@ from tests.service.specs import moons_job
 
 pytestmark = pytest.mark.usefixtures("services")
 
-# A few milliseconds an epoch: seconds of training, checkpointed every half second.
-LONG_JOB = {"name": "crash me", **moons_job(800, samples=20, seed=7)}
+# Under a millisecond an epoch here: 4000 epochs are seconds of training, checkpointed every half
+# second (800 could end within 0.55 s, before a checkpoint was ever seen behind the progress).
+LONG_JOB = {"name": "crash me", **moons_job(4000, samples=20, seed=7)}
 # Fast beats and a short patience, so a dead worker's job is found within seconds.
 CRASH_ENV = {
     "CHECKPOINT_SECONDS": "0.5",
