@@ -20,6 +20,10 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 # A stream is silent for at most the server's heartbeat (5 s by default) between two events.
 STREAM_READ_TIMEOUT = 60.0
+# A stream refused for now (429: the owner's streams are all open; 503: the server's) is tried
+# again after its Retry-After, this many times in a row before the refusal is raised.
+BUSY = frozenset({429, 503})
+MAX_BUSY_RETRIES = 12
 
 
 class ApiError(Exception):
@@ -121,6 +125,7 @@ class Client:
 
     def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
         """The job's live events until its terminal status, reconnecting where a stream ends."""
+        busy_retries = 0
         while True:
             headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
             timeout = httpx.Timeout(self._http.timeout.connect, read=STREAM_READ_TIMEOUT)
@@ -128,9 +133,15 @@ class Client:
             with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
                 if response.status_code == 204:
                     return  # the server says we have seen the end already
+                if response.status_code in BUSY and busy_retries < MAX_BUSY_RETRIES:
+                    # Too many streams open (ours, or the server's): wait as it says, then retry.
+                    busy_retries += 1
+                    time.sleep(_retry_after(response))
+                    continue
                 if response.is_error:
                     response.read()
                     raise _api_error(response)
+                busy_retries = 0
                 for event in _parse_sse(response.iter_lines()):
                     last_event_id = event.id
                     yield event
@@ -159,6 +170,15 @@ class Client:
         if response.is_error:
             raise _api_error(response)
         return response.json()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The seconds a 429 or 503 asks to wait (Retry-After), within reason."""
+    try:
+        seconds = float(response.headers.get("Retry-After", "5"))
+    except ValueError:
+        seconds = 5.0
+    return min(max(seconds, 0.5), 60.0)
 
 
 def _api_error(response: httpx.Response) -> ApiError:

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import auth, config, dashboard, headers, problems
+from service import auth, bodies, config, dashboard, headers, job_ids, problems
 from service.api import events as event_routes
 from service.api import jobs, metrics, system
 from store import events
@@ -18,9 +18,11 @@ def create_app(
     """Build the API application on ``settings`` (default: read from the environment)."""
     settings = settings or get_settings()
     app = Flask(__name__)
+    app.request_class = bodies.Request  # MAX_BODY_BYTES on the bytes read, however framed
     config.install(app, settings)
     store_metrics.prepare(settings)
     events.configure(settings)
+    event_routes.install(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if test_config:
@@ -28,6 +30,7 @@ def create_app(
     metrics.register(app)  # first, so its timer also covers requests that auth refuses
     problems.register(app)
     auth.register(app)
+    job_ids.register(app)
     headers.register(app)
     if not settings.auth:
         app.logger.warning("AUTH is off: every API request acts for the owner 'local'")

@@ -123,7 +123,8 @@ class TrainingSpec(Strict):
 class JobSpec(Strict):
     """A training job: the model, its data and how to train it, plus an optional name."""
 
-    name: str | None = Field(default=None, max_length=200)
+    # No NUL: Postgres cannot store it in text (it was a 500).
+    name: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: InlineData | GeneratedData | None = Field(
         default=None, description="default: the notebook's four samples"

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import predict
 from engine.errors import SpecError
+from engine.weights import parameter_count
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
@@ -19,6 +20,7 @@ from store import jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
 from store.models import Job
 from store.queue import BrokerUnavailable, enqueue
+from store.settings import Settings
 from store.status import JobStatus
 
 from .parsing import json_body, query_args
@@ -31,30 +33,33 @@ log = logging.getLogger(__name__)
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
     owner = current_owner()
-    spec = json_body(JobSpec)
     key = idempotency.header_key()
-    try:
-        parsed = spec.parsed()
-        check_limits(parsed, current_settings())
-    except SpecError as exc:
-        raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
-    except LimitExceeded as exc:
-        raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
-    engine_spec = parsed.to_dict()
-    digest = idempotency.request_hash(spec.name, engine_spec)
-    job, document, created = _store_once(owner, key, digest, engine_spec, spec.name)
-    if not created:
-        if job.request_hash != digest:
-            raise idempotency.key_reused()
-        return jsonify(document), 200, {"Location": document["links"]["self"]}
-    try:
-        enqueue(current_settings(), job.id)
-    except BrokerUnavailable as exc:
-        with current_sessions().begin() as session:
-            jobs.delete_job(session, job.id)
-        raise unavailable(
-            "the job queue is unreachable; try again shortly", "queue-unavailable"
-        ) from exc
+    # The rate first, before the body is read; only a job made keeps its place in the count.
+    with _reserve(owner, key) as reservation:
+        spec = json_body(JobSpec)
+        try:
+            parsed = spec.parsed()
+            check_limits(parsed, current_settings())
+        except SpecError as exc:
+            raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
+        except LimitExceeded as exc:
+            raise validation_problem([{"field": exc.field, "message": str(exc)}]) from exc
+        engine_spec = parsed.to_dict()
+        digest = idempotency.request_hash(spec.name, engine_spec)
+        job, document, created = _store_once(owner, key, digest, engine_spec, spec.name)
+        if not created:
+            if job.request_hash != digest:
+                raise idempotency.key_reused()
+            return jsonify(document), 200, {"Location": document["links"]["self"]}
+        try:
+            enqueue(current_settings(), job.id)
+        except BrokerUnavailable as exc:
+            with current_sessions().begin() as session:
+                jobs.delete_job(session, job.id)
+            raise unavailable(
+                "the job queue is unreachable; try again shortly", "queue-unavailable"
+            ) from exc
+        reservation.keep()
     metrics.instruments().jobs_submitted.inc()
     g.job_id_token = job_id_var.set(job.id)  # later lines name the job; reset at teardown
     log.info("job %s queued", job.id)
@@ -105,8 +110,9 @@ def weights(job_id: str) -> Response:
 @bp.post("/<job_id>/predict")
 def predict_outputs(job_id: str) -> Response:
     """Run inputs through a succeeded job's model."""
-    body = json_body(PredictRequest)
     settings = current_settings()
+    _count_prediction(settings)  # before the body is read
+    body = json_body(PredictRequest)
     if len(body.inputs) > settings.max_predict_batch:
         message = (
             f"{len(body.inputs)} inputs, over the limit of {settings.max_predict_batch} "
@@ -123,6 +129,16 @@ def predict_outputs(job_id: str) -> Response:
             for i in bad[:20]
         ]
         raise validation_problem(errors)
+    # What the request costs, before any of it is spent: a multiply-add per row and parameter.
+    size = parameter_count(model)
+    work = len(body.inputs) * size
+    if work > settings.max_predict_work:
+        message = (
+            f"{len(body.inputs):,} rows x {size:,} weights and biases is {work:,} multiply-adds, "
+            f"over the limit of {settings.max_predict_work:,} (MAX_PREDICT_WORK): send at most "
+            f"{settings.max_predict_work // size:,} rows at a time"
+        )
+        raise validation_problem([{"field": "inputs", "message": message}])
     try:
         outputs = predict(model, body.inputs)
     except ArithmeticError as exc:
@@ -168,23 +184,60 @@ def _store_once(
             return job, job_out(job), False
 
 
+def _reserve(owner: str, key: str | None) -> ratelimit.Reservation:
+    """The submission's place in the owner's rate, or its 429; a replay needs none."""
+    settings = current_settings()
+    try:
+        with current_sessions().begin() as session:
+            return ratelimit.reserve(session, owner, settings)
+    except ratelimit.RateLimited as exc:
+        if key is not None:
+            with current_sessions().begin() as session:
+                if jobs.find_by_idempotency_key(session, owner, key) is not None:
+                    return ratelimit.Reservation()  # a retry of a job made: it is free
+        raise _rate_limited(
+            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
+            exc.retry_after,
+        ) from exc
+    except ratelimit.CounterUnavailable as exc:
+        raise _counter_unavailable() from exc
+
+
 def _admit(session: Any, owner: str) -> None:
-    """Refuse a new job over the owner's submission rate or active-job quota."""
+    """Refuse a new job over the owner's active-job quota (or, without Redis, their rate)."""
     settings = current_settings()
     try:
         ratelimit.admit(session, owner, settings)
     except ratelimit.RateLimited as exc:
-        detail = (
-            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s; "
-            f"retry in {exc.retry_after} s"
-        )
-        headers = {"Retry-After": str(exc.retry_after)}
-        raise Problem(429, "Too Many Requests", detail, "rate-limited", headers=headers) from exc
+        raise _rate_limited(
+            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
+            exc.retry_after,
+        ) from exc
     except ratelimit.QuotaExceeded as exc:
         raise Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs") from exc
+
+
+def _count_prediction(settings: Settings) -> None:
+    try:
+        ratelimit.count_prediction(current_owner(), settings)
+    except ratelimit.RateLimited as exc:
+        raise _rate_limited(
+            f"at most {settings.predict_rate_limit} predictions per "
+            f"{settings.rate_window_seconds} s (PREDICT_RATE_LIMIT)",
+            exc.retry_after,
+        ) from exc
     except ratelimit.CounterUnavailable as exc:
-        detail = "the submission counter is unreachable; try again shortly"
-        raise unavailable(detail, "queue-unavailable") from exc
+        raise _counter_unavailable() from exc
+
+
+def _rate_limited(limit: str, retry_after: int) -> Problem:
+    headers = {"Retry-After": str(retry_after)}
+    detail = f"{limit}; retry in {retry_after} s"
+    return Problem(429, "Too Many Requests", detail, "rate-limited", headers=headers)
+
+
+def _counter_unavailable() -> Problem:
+    return unavailable("the request counter is unreachable; try again shortly", "queue-unavailable")
 
 
 def _final_weights(job: Job) -> dict[str, Any]:
