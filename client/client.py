@@ -22,6 +22,10 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 # A stream is silent for at most the server's heartbeat (5 s by default) between two events.
 STREAM_READ_TIMEOUT = 60.0
+# A stream refused for now (429: the owner's streams are all open; 503: the server's) is tried
+# again after its Retry-After, this many times in a row before the refusal is raised.
+BUSY = frozenset({429, 503})
+MAX_BUSY_RETRIES = 12
 
 
 class ApiError(Exception):
@@ -190,6 +194,7 @@ class Client:
         not anything arrives meanwhile (the server's keep-alives end each wait within seconds).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        busy_retries = 0
         while True:
             headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
             url = f"/api/v1/jobs/{job_id}/events"
@@ -198,9 +203,16 @@ class Client:
                 with self._http.stream("GET", url, headers=headers, timeout=read) as response:
                     if response.status_code == 204:
                         return  # the server says we have seen the end already
+                    if response.status_code in BUSY and busy_retries < MAX_BUSY_RETRIES:
+                        # Too many streams open (ours, or the server's): wait as it says, retry.
+                        busy_retries += 1
+                        _check(deadline, job_id, timeout)
+                        time.sleep(_retry_after(response))
+                        continue
                     if response.is_error:
                         response.read()
                         raise _api_error(response)
+                    busy_retries = 0
                     for event in _parse_sse(response.iter_lines(), deadline):
                         last_event_id = event.id
                         yield event
@@ -235,6 +247,15 @@ class Client:
         if response.is_error:
             raise _api_error(response)
         return response.json()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The seconds a 429 or 503 asks to wait (Retry-After), within reason."""
+    try:
+        seconds = float(response.headers.get("Retry-After", "5"))
+    except ValueError:
+        seconds = 5.0
+    return min(max(seconds, 0.5), 60.0)
 
 
 def _api_error(response: httpx.Response) -> ApiError:

@@ -81,6 +81,11 @@ def predict(
     return outs
 
 
+def parameter_count(weights: dict[str, Any]) -> int:
+    """Weights and biases in a weights document: the multiply-adds ``predict`` spends per row."""
+    return sum(len(row) + 1 for layer in weights["layers"] for row in layer["weights"])
+
+
 def _plan(weights: Any) -> Plan:
     # Validate a weights document and turn it into plain floats.
     if not isinstance(weights, dict) or weights.get("format") != FORMAT:

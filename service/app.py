@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import auth, config, dashboard, headers, problems
+from service import auth, bodies, config, dashboard, headers, job_ids, problems
 from service.api import datasets, exports, jobs, metrics, system
 from service.api import events as event_routes
 from store import events
@@ -21,9 +21,11 @@ def create_app(
     # "/api/v1/jobs//losses" (an empty $ID) is a 404 problem, not a redirect page to another URL.
     app.url_map.merge_slashes = False
     app.before_request(problems.refuse_empty_segments)
+    app.request_class = bodies.Request  # MAX_BODY_BYTES on the bytes read, however framed
     config.install(app, settings)
     store_metrics.prepare(settings)
     events.configure(settings)
+    event_routes.install(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if test_config:
@@ -31,6 +33,7 @@ def create_app(
     metrics.register(app)  # first, so its timer also covers requests that auth refuses
     problems.register(app)
     auth.register(app)
+    job_ids.register(app)
     headers.register(app)
     if not settings.auth:
         app.logger.warning("AUTH is off: every API request acts for the owner 'local'")

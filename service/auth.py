@@ -5,6 +5,7 @@ Each token acts for one owner; an admin token sees and acts on every owner's job
 and ``owned_job_or_404()``; another owner's job is a 404, indistinguishable from no job.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, g, request
@@ -57,6 +58,22 @@ def _authenticate() -> None:
         # The body never repeats the token: error bodies and logs stay free of secrets.
         raise _unauthorized("the token is wrong or has been revoked", "invalid_token")
     g.caller = caller
+
+
+def still_authorized() -> Callable[[], bool]:
+    """A check that the current request's token is still live, for use after the request has
+    handed its response over (a stream re-checks while it runs: a token may be revoked)."""
+    settings = current_settings()
+    if not settings.auth:
+        return lambda: True
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    factory = current_sessions()
+
+    def check() -> bool:
+        with factory.begin() as session:
+            return tokens.find_token(session, token, settings.secret_key) is not None
+
+    return check
 
 
 def _unauthorized(detail: str, error: str | None) -> Problem:

@@ -32,7 +32,13 @@ from service.schemas import (
 from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
 
 REF = "#/components/schemas/{model}"
-JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+# Any other id is a 404 (service/job_ids.py).
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
 DATASET_ID = {"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}
 CSV_BODY = {
     "description": "a header row, then one sample per row; numbers, but for a target column of "
@@ -62,7 +68,9 @@ EVENTS_DESCRIPTION = (
     "loss, accuracy, points}, where points lists [epoch, loss, accuracy] for the epochs persisted "
     "since the last epoch event (at most 500, evenly spaced, ending with the newest). Event ids "
     "are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or repeat. "
-    "Comment lines keep the connection alive."
+    "Comment lines keep the connection alive. Each owner may have MAX_STREAMS_PER_OWNER streams "
+    "open at once (429 beyond) and each server process serves MAX_STREAMS_PER_PROCESS (503 "
+    "beyond), both with Retry-After; a stream ends soon after its token is revoked."
 )
 RERUN_DESCRIPTION = (
     "The new job trains the original's stored (normalised) spec with each override applied: "

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from store.jobs import Filters
-from store.models import Job
+from store.models import INT_MAX, Job
 from store.status import JobStatus
 
 
@@ -136,9 +136,12 @@ class OnnxQuery(Query):
 
 
 class LossQuery(Query):
-    after: int = Field(default=0, ge=0, description="return epochs after this one")
+    # Bounded by what the epoch column holds: a larger number is a 422, not a database error.
+    after: int = Field(default=0, ge=0, le=INT_MAX, description="return epochs after this one")
     limit: int = Field(default=1000, ge=1, le=10_000)
-    every: int = Field(default=1, ge=1, description="keep epochs 1, 1+every, 1+2*every, ...")
+    every: int = Field(
+        default=1, ge=1, le=INT_MAX, description="keep epochs 1, 1+every, 1+2*every, ..."
+    )
 
 
 def job_summary(job: Job) -> dict[str, Any]:

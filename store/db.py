@@ -18,6 +18,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if make_url(url).get_backend_name() == "postgresql":
+        # A server that accepts the connection and never answers fails it in seconds, not never.
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     return create_engine(url, pool_pre_ping=True)
 
 

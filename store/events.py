@@ -26,6 +26,7 @@ Events, in the order they happened:
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -161,13 +162,17 @@ def stream(
     heartbeat_seconds: float,
     max_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    allowed: Callable[[], bool] = lambda: True,
+    recheck_seconds: float = math.inf,
 ) -> Iterator[str]:
     """The job's events as SSE text until its terminal status or ``max_seconds``.
 
+    Every ``recheck_seconds`` it asks ``allowed()`` whether the client may still listen (its token
+    may have been revoked meanwhile), and ends at once if not.
     A generator: the server closing it (the client went away) closes the subscription too.
     """
     with wakeups.subscribe(job_id) as wait:  # before the first read, so no wake-up is missed
-        started = quiet_since = clock()
+        started = quiet_since = checked = clock()
         yield f"retry: {RETRY_MS}\n\n"
         while True:
             with sessions.begin() as session:
@@ -180,10 +185,20 @@ def stream(
             now = clock()
             if now - started >= max_seconds:
                 return  # the client reconnects with Last-Event-ID and carries on
+            if now - checked >= recheck_seconds:
+                if not allowed():
+                    return  # and its reconnection is refused
+                checked = now
             if now - quiet_since >= heartbeat_seconds:
                 yield ": keep-alive\n\n"  # an SSE comment: keeps proxies from timing out
                 quiet_since = now
-            wait(min(heartbeat_seconds - (clock() - quiet_since), max_seconds - (now - started)))
+            wait(
+                min(
+                    heartbeat_seconds - (clock() - quiet_since),
+                    max_seconds - (now - started),
+                    recheck_seconds - (now - checked),
+                )
+            )
 
 
 def channel(job_id: str) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, defer
 
 from store.events import publish_after_commit
-from store.models import EpochLoss, Job, utcnow
+from store.models import INT_MAX, EpochLoss, Job, utcnow
 from store.moves import move
 from store.status import ACTIVE, TERMINAL, JobStatus
 
@@ -239,6 +239,7 @@ def loss_page(
         # primary-key lookups. Every multiple of the stride has a row, so none of them is missing.
         first = (after - 1) // every + 1
         kept = [1 + k * every for k in range(first, first + limit + 1)]
+        kept = [epoch for epoch in kept if epoch <= INT_MAX]  # no epoch is past what int4 holds
         query = query.where(EpochLoss.epoch.in_(kept))
     rows = list(session.execute(query.order_by(EpochLoss.epoch).limit(limit + 1)))
     if len(rows) <= limit:

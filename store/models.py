@@ -37,6 +37,9 @@ NAMING_CONVENTION = {
 # The schema's own guard on the state machine's names (migration 0003 adds it).
 STATUS_IN_ENUM = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus))
 
+# The largest value an Integer column holds (int4 on Postgres): what epochs are bounded by.
+INT_MAX = 2**31 - 1
+
 # JSONB on Postgres (compact, indexable), plain JSON text elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 

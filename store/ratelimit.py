@@ -1,15 +1,26 @@
-"""Admitting a new job: the owner's submissions per window, and their jobs queued or running.
+"""Per-owner limits: submissions per window, jobs queued or running, and predictions per window.
 
 Submissions are counted in Redis so every API process shares the count: fixed windows, one key
-per owner and window (``<QUEUE_NAME>:rate:<owner>:<window number>``), INCR then EXPIRE in one
-MULTI. Without Redis (the embedded mode's file-system broker) the database counts instead: the
-owner's jobs created in the last window, which every API process sees too.
+per owner and window (``<QUEUE_NAME>:rate:<owner>:<window number>``). A submission takes its
+place first (``reserve``: INCR, before the request's body is even read) and gives it back
+(DECR) unless it made a job, so a refusal, an invalid body or a replayed ``Idempotency-Key``
+costs nothing, and the count stays exact however many submissions race (INCR and DECR are
+atomic). Without Redis (the embedded mode's file-system broker) the database counts instead:
+the owner's jobs created in the last window, which every API process sees too.
+
+Predictions are counted per window likewise (``<QUEUE_NAME>:predict:<owner>:<window>``), each
+request whatever its outcome, since each costs the API CPU; without Redis each process counts.
 """
 
+import logging
 import math
+import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from functools import cache
+from types import TracebackType
+from typing import Any
 
 import redis
 from sqlalchemy.orm import Session
@@ -18,9 +29,19 @@ from store import jobs
 from store.models import utcnow
 from store.settings import Settings
 
+log = logging.getLogger(__name__)
+
+# Gives back one place, unless the window's key has expired already (DECR would create it anew).
+_GIVE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+
 
 class RateLimited(Exception):
-    """Too many submissions in this window; ``retry_after`` seconds until there is room."""
+    """Too many in this window; ``retry_after`` seconds until there is room."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry in {retry_after} s")
@@ -35,17 +56,68 @@ class CounterUnavailable(Exception):
     """The Redis that counts submissions cannot be reached."""
 
 
+class Reservation:
+    """A submission's place in its owner's count: ``keep()`` it once a job is made; leaving the
+    ``with`` block without that gives it back."""
+
+    def __init__(self, url: str | None = None, key: str | None = None) -> None:
+        self._url, self._key = url, key
+
+    def keep(self) -> None:
+        """The job was made: the place stays counted."""
+        self._key = None
+
+    def give_back(self) -> None:
+        """Nothing was made: the place is free again (once; later calls do nothing)."""
+        if self._url is None or self._key is None:
+            return
+        key, self._key = self._key, None
+        try:
+            _give_back(self._url)(keys=[key])
+        except redis.RedisError as exc:
+            # Counted once too often until the window ends: the safe side of the limit.
+            log.warning("could not give back a submission's place: %s", type(exc).__name__)
+
+    def __enter__(self) -> "Reservation":
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.give_back()
+
+
+def reserve(session: Session, owner: str, settings: Settings) -> Reservation:
+    """Take a place in the owner's submissions for this window; ``RateLimited`` if none is left.
+
+    Call it before reading the request's body; without Redis it only checks (the database
+    counts the jobs themselves), and ``admit`` checks again once the owner is locked.
+    """
+    url = settings.rate_limit_redis
+    if url is None:
+        wait = _database_wait(session, owner, settings)
+        if wait is not None:
+            raise RateLimited(wait)
+        return Reservation()
+    prefix = f"{settings.queue_name}:rate:{owner}"
+    key, count, wait = _incr(url, prefix, settings.rate_window_seconds)
+    if count > settings.rate_limit:
+        Reservation(url, key).give_back()  # refused: not counted either
+        raise RateLimited(wait)
+    return Reservation(url, key)
+
+
 def admit(session: Session, owner: str, settings: Settings) -> None:
-    """Count one new job against the owner's limits, raising if it is over one."""
+    """Check the owner's active jobs (and, without Redis, their rate) before a job is made."""
     # Held until the transaction ends: the counts below cannot be raced past on Postgres.
     jobs.lock_owner(session, owner)
-    url = settings.rate_limit_redis
-    if url is not None:
-        wait = _redis_wait(url, f"{settings.queue_name}:rate:{owner}", settings)
-    else:
+    if settings.rate_limit_redis is None:
         wait = _database_wait(session, owner, settings)
-    if wait is not None:
-        raise RateLimited(wait)
+        if wait is not None:
+            raise RateLimited(wait)
     active = jobs.active_count(session, owner)
     if active >= settings.max_active_jobs:
         raise QuotaExceeded(
@@ -54,13 +126,30 @@ def admit(session: Session, owner: str, settings: Settings) -> None:
         )
 
 
+def count_prediction(owner: str, settings: Settings) -> None:
+    """Count one prediction of the owner's; ``RateLimited`` past ``predict_rate_limit``."""
+    window = settings.rate_window_seconds
+    url = settings.rate_limit_redis
+    if url is None:
+        count, wait = _local_predictions.incr(owner, window)
+    else:
+        _, count, wait = _incr(url, f"{settings.queue_name}:predict:{owner}", window)
+    if count > settings.predict_rate_limit:
+        raise RateLimited(wait)
+
+
 @cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def _redis_wait(url: str, prefix: str, settings: Settings) -> int | None:
-    window = settings.rate_window_seconds
+@cache
+def _give_back(url: str) -> Any:
+    return _client(url).register_script(_GIVE_BACK)
+
+
+def _incr(url: str, prefix: str, window: int) -> tuple[str, int, int]:
+    """Count one in the current window: its key, the count now, and seconds until it ends."""
     now = time.time()
     number = int(now // window)
     key = f"{prefix}:{number}"
@@ -72,9 +161,7 @@ def _redis_wait(url: str, prefix: str, settings: Settings) -> int | None:
     except redis.RedisError as exc:
         # The message names host and port at most; the URL (and any password) stays out.
         raise CounterUnavailable(type(exc).__name__) from exc
-    if count <= settings.rate_limit:
-        return None
-    return max(1, math.ceil((number + 1) * window - now))
+    return key, count, max(1, math.ceil((number + 1) * window - now))
 
 
 def _database_wait(session: Session, owner: str, settings: Settings) -> int | None:
@@ -86,3 +173,24 @@ def _database_wait(session: Session, owner: str, settings: Settings) -> int | No
     # A sliding window: room opens when the oldest of the last `rate_limit` jobs leaves it.
     oldest = created[len(created) - settings.rate_limit]
     return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
+class _LocalWindows:
+    """Fixed-window counts kept by this process: what counts predictions without Redis."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def incr(self, owner: str, window: int) -> tuple[int, int]:
+        now = time.time()
+        number = int(now // window)
+        with self._lock:
+            for stale in [k for k in self._counts if k[1] < number]:
+                del self._counts[stale]
+            self._counts[owner, number] += 1
+            count = self._counts[owner, number]
+        return count, max(1, math.ceil((number + 1) * window - now))
+
+
+_local_predictions = _LocalWindows()

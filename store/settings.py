@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         default=100_000_000_000, gt=0, description="parameters x samples x epochs"
     )
     max_predict_batch: int = Field(default=10_000, gt=0)
+    # One prediction's work: input rows x the model's weights and biases. At about 50 ns a
+    # multiply-add on our machines, the default costs a request about a tenth of a second.
+    max_predict_work: int = Field(default=2_000_000, gt=0, description="rows x parameters")
     # Uploaded datasets (POST /api/v1/datasets): their body may exceed MAX_BODY_BYTES up to
     # DATASET_MAX_BYTES; over the rows or features a 422.
     dataset_max_bytes: int = Field(default=32_000_000, gt=0)
@@ -89,7 +92,11 @@ class Settings(BaseSettings):
     rate_limit: int = Field(default=60, gt=0)
     rate_window_seconds: int = Field(default=60, gt=0)
     max_active_jobs: int = Field(default=20, gt=0)
-    # Where submissions are counted; empty means the broker when it is Redis, else the database.
+    # Per owner: predictions per rate_window_seconds (each costs the API CPU up to
+    # max_predict_work); counted in Redis, or by each API process without it.
+    predict_rate_limit: int = Field(default=60, gt=0)
+    # Where submissions, predictions and open event streams are counted; empty means the broker
+    # when it is Redis, else the database (submissions) or each API process (the others).
     rate_limit_url: str | None = None
 
     # Live events (store/events.py): without Redis a stream re-reads the job every
@@ -100,6 +107,14 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(default=0.5, gt=0)
     events_heartbeat_seconds: float = Field(default=5.0, gt=0)
     events_max_seconds: float = Field(default=25.0, gt=0)
+    # An open stream holds one of a process's request threads (gunicorn runs 8 in compose and
+    # in `gradyard serve`), so streams get a budget (store/streams.py): at most
+    # max_streams_per_process per API process, beyond which a stream is refused (503) and the
+    # other threads stay free for plain requests: keep it under gunicorn's --threads. And at most
+    # max_streams_per_owner per owner across every API process (429), counted with expiring
+    # leases in Redis (without Redis, by each process).
+    max_streams_per_owner: int = Field(default=4, gt=0)
+    max_streams_per_process: int = Field(default=4, gt=0)
 
     # Observability (store/metrics.py, store/logging_setup.py). PROMETHEUS_MULTIPROC_DIR is
     # also read by prometheus_client itself, at import: it must name an empty directory per run
@@ -137,7 +152,7 @@ class Settings(BaseSettings):
 
     @property
     def rate_limit_redis(self) -> str | None:
-        """The Redis that counts submissions, or None to count them in the database."""
+        """The Redis that counts submissions, predictions and streams; None: count them here."""
         if self.rate_limit_url:
             return self.rate_limit_url
         return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None

@@ -1,20 +1,36 @@
 """A job's live events: ``GET /api/v1/jobs/{id}/events``, a Server-Sent Events stream.
 
-What the stream sends, and how ``Last-Event-ID`` resumes it, is service/events.py's business.
-Each open stream holds a server thread (a whole process under gunicorn's sync workers, which is
-why ``gradyard serve`` runs gthread workers) for at most ``EVENTS_MAX_SECONDS`` (by default less
-than gunicorn's 30 s worker timeout, so a sync worker is never killed mid-stream); then it ends
-and the client reconnects with its ``Last-Event-ID``.
+What the stream sends, and how ``Last-Event-ID`` resumes it, is store/events.py's business.
+Each open stream holds a server thread for at most ``EVENTS_MAX_SECONDS`` (by default less than
+gunicorn's 30 s worker timeout, so a sync worker is never killed mid-stream); then it ends and the
+client reconnects with its ``Last-Event-ID``. So that streams never take the threads plain
+requests need, each one first takes a place in the process's and its owner's budget
+(store/streams.py): none left is a 503 (this process) or a 429 (this owner), with Retry-After.
+While it runs, the stream re-checks its token every ``RECHECK_SECONDS`` and ends once it has
+been revoked.
 """
 
-from flask import Blueprint, Response, request
+from collections.abc import Iterator
 
-from service.auth import owned_job_or_404
+from flask import Blueprint, Flask, Response, current_app, request
+
+from service.auth import current_owner, owned_job_or_404, still_authorized
 from service.config import current_sessions, current_settings
-from service.problems import validation_problem
-from store import events
+from service.problems import Problem, unavailable, validation_problem
+from store import events, streams
+from store.settings import Settings
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/jobs")
+
+RECHECK_SECONDS = 2.0
+# When to try again: streams end and free their place every EVENTS_MAX_SECONDS at the latest.
+RETRY_AFTER = 5
+_BUDGET = "gradyard.streams"
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Give ``app`` the budget its streams are counted in (``create_app`` does)."""
+    app.extensions[_BUDGET] = streams.StreamBudget(settings)
 
 
 @bp.get("/<job_id>/events")
@@ -29,20 +45,67 @@ def job_events(job_id: str) -> Response:
     if cursor.finished:
         # 204 is how SSE tells a client to stop reconnecting: it has seen the end already.
         return Response(status=204)
-    settings = current_settings()
-    body = events.stream(
-        current_sessions(),
-        job_id,
-        cursor,
-        events.wakeups(),
-        settings.events_heartbeat_seconds,
-        settings.events_max_seconds,
-    )
-    return Response(
-        body,
-        mimetype="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",  # nginx and friends: pass each event on at once
-        },
-    )
+    slot = _open_slot()
+    try:
+        settings = current_settings()
+        authorized = still_authorized()
+
+        def allowed() -> bool:
+            slot.renew()
+            return authorized()
+
+        body = events.stream(
+            current_sessions(),
+            job_id,
+            cursor,
+            events.wakeups(),
+            settings.events_heartbeat_seconds,
+            settings.events_max_seconds,
+            allowed=allowed,
+            recheck_seconds=RECHECK_SECONDS,
+        )
+        response = Response(
+            _releasing(slot, body),
+            mimetype="text/event-stream",
+            headers={
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # nginx and friends: pass each event on at once
+            },
+        )
+    except BaseException:
+        slot.release()
+        raise
+    # The server closes the response when the stream ends or the client goes away (and a
+    # stream that was never started has no end of its own to release at).
+    response.call_on_close(slot.release)
+    return response
+
+
+def _releasing(slot: streams.Slot, body: Iterator[str]) -> Iterator[str]:
+    """``body``, giving the slot back the moment it ends, before the server closes it."""
+    try:
+        yield from body
+    finally:
+        slot.release()
+
+
+def _open_slot() -> streams.Slot:
+    budget: streams.StreamBudget = current_app.extensions[_BUDGET]
+    retry = {"Retry-After": str(RETRY_AFTER)}
+    try:
+        return budget.open(current_owner())
+    except streams.ProcessFull as exc:
+        detail = (
+            f"this server already serves {budget.per_process} event streams, as many as it may "
+            f"(MAX_STREAMS_PER_PROCESS); retry in {RETRY_AFTER} s"
+        )
+        raise Problem(503, "Service Unavailable", detail, "streams-busy", headers=retry) from exc
+    except streams.OwnerFull as exc:
+        detail = (
+            f"you have {budget.per_owner} event streams open, as many as you may "
+            f"(MAX_STREAMS_PER_OWNER): close one, or retry in {RETRY_AFTER} s"
+        )
+        raise Problem(429, "Too Many Streams", detail, "too-many-streams", headers=retry) from exc
+    except streams.CounterUnavailable as exc:
+        detail = "the stream counter is unreachable; try again shortly"
+        raise unavailable(detail, "queue-unavailable") from exc

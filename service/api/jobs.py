@@ -14,6 +14,7 @@ from engine import classify, predict
 from engine.errors import SpecError
 from engine.losses import CLASSIFIERS
 from engine.spec import DatasetData
+from engine.weights import parameter_count
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
 from service.config import current_sessions, current_settings
@@ -34,6 +35,7 @@ from store import datasets, jobs, metrics, ratelimit
 from store.logging_setup import job_id_var
 from store.models import Job
 from store.queue import BrokerUnavailable, enqueue
+from store.settings import Settings
 from store.status import JobStatus
 
 from .parsing import json_body, query_args
@@ -45,13 +47,23 @@ log = logging.getLogger(__name__)
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
-    return _submit(current_owner(), json_body(JOB_SPEC), idempotency.header_key())
+    owner, key = current_owner(), idempotency.header_key()
+    # The rate first, before the body is read; only a job made keeps its place in the count.
+    with _reserve(owner, key) as reservation:
+        return _submit(owner, json_body(JOB_SPEC), key, reservation)
 
 
 @bp.post("/<job_id>/rerun")
 def rerun(job_id: str) -> tuple[Response, int, dict[str, str]]:
     """Submit a job's stored spec again, some fields overridden; its name and labels carry over."""
     owner, key = current_owner(), idempotency.header_key()
+    with _reserve(owner, key) as reservation:
+        return _rerun(owner, key, job_id, reservation)
+
+
+def _rerun(
+    owner: str, key: str | None, job_id: str, reservation: ratelimit.Reservation
+) -> tuple[Response, int, dict[str, str]]:
     with current_sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
         spec, name, labels = job.spec, job.name, job.labels or {}
@@ -70,10 +82,12 @@ def rerun(job_id: str) -> tuple[Response, int, dict[str, str]]:
         body = JOB_SPEC.validate_json(document)
     except ValidationError as exc:
         raise from_validation_error(exc) from exc
-    return _submit(owner, body, key)
+    return _submit(owner, body, key, reservation)
 
 
-def _submit(owner: str, body: JobSpec, key: str | None) -> tuple[Response, int, dict[str, str]]:
+def _submit(
+    owner: str, body: JobSpec, key: str | None, reservation: ratelimit.Reservation
+) -> tuple[Response, int, dict[str, str]]:
     """Check a validated spec against the engine and the limits, store the job and queue it."""
     body = _with_dataset(body, owner)
     try:
@@ -96,6 +110,7 @@ def _submit(owner: str, body: JobSpec, key: str | None) -> tuple[Response, int, 
         raise unavailable(
             "the job queue is unreachable; try again shortly", "queue-unavailable"
         ) from exc
+    reservation.keep()
     metrics.instruments().jobs_submitted.inc()
     g.job_id_token = job_id_var.set(job.id)  # later lines name the job; reset at teardown
     log.info("job %s queued", job.id)
@@ -153,8 +168,9 @@ def weights(job_id: str) -> Response:
 @bp.post("/<job_id>/predict")
 def predict_outputs(job_id: str) -> Response:
     """Run inputs through a succeeded job's model."""
-    body = json_body(PREDICT_REQUEST)
     settings = current_settings()
+    _count_prediction(settings)  # before the body is read
+    body = json_body(PREDICT_REQUEST)
     if len(body.inputs) > settings.max_predict_batch:
         message = (
             f"{len(body.inputs)} inputs, over the limit of {settings.max_predict_batch} "
@@ -172,6 +188,16 @@ def predict_outputs(job_id: str) -> Response:
             for i in bad[:20]
         ]
         raise validation_problem(errors)
+    # What the request costs, before any of it is spent: a multiply-add per row and parameter.
+    size = parameter_count(model)
+    work = len(body.inputs) * size
+    if work > settings.max_predict_work:
+        message = (
+            f"{len(body.inputs):,} rows x {size:,} weights and biases is {work:,} multiply-adds, "
+            f"over the limit of {settings.max_predict_work:,} (MAX_PREDICT_WORK): send at most "
+            f"{settings.max_predict_work // size:,} rows at a time"
+        )
+        raise validation_problem([{"field": "inputs", "message": message}])
     try:
         outputs = predict(model, body.inputs)
     except ArithmeticError as exc:
@@ -273,23 +299,60 @@ def _store_once(
             return job, job_out(job), False
 
 
+def _reserve(owner: str, key: str | None) -> ratelimit.Reservation:
+    """The submission's place in the owner's rate, or its 429; a replay needs none."""
+    settings = current_settings()
+    try:
+        with current_sessions().begin() as session:
+            return ratelimit.reserve(session, owner, settings)
+    except ratelimit.RateLimited as exc:
+        if key is not None:
+            with current_sessions().begin() as session:
+                if jobs.find_by_idempotency_key(session, owner, key) is not None:
+                    return ratelimit.Reservation()  # a retry of a job made: it is free
+        raise _rate_limited(
+            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
+            exc.retry_after,
+        ) from exc
+    except ratelimit.CounterUnavailable as exc:
+        raise _counter_unavailable() from exc
+
+
 def _admit(session: Any, owner: str) -> None:
-    """Refuse a new job over the owner's submission rate or active-job quota."""
+    """Refuse a new job over the owner's active-job quota (or, without Redis, their rate)."""
     settings = current_settings()
     try:
         ratelimit.admit(session, owner, settings)
     except ratelimit.RateLimited as exc:
-        detail = (
-            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s; "
-            f"retry in {exc.retry_after} s"
-        )
-        headers = {"Retry-After": str(exc.retry_after)}
-        raise Problem(429, "Too Many Requests", detail, "rate-limited", headers=headers) from exc
+        raise _rate_limited(
+            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
+            exc.retry_after,
+        ) from exc
     except ratelimit.QuotaExceeded as exc:
         raise Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs") from exc
+
+
+def _count_prediction(settings: Settings) -> None:
+    try:
+        ratelimit.count_prediction(current_owner(), settings)
+    except ratelimit.RateLimited as exc:
+        raise _rate_limited(
+            f"at most {settings.predict_rate_limit} predictions per "
+            f"{settings.rate_window_seconds} s (PREDICT_RATE_LIMIT)",
+            exc.retry_after,
+        ) from exc
     except ratelimit.CounterUnavailable as exc:
-        detail = "the submission counter is unreachable; try again shortly"
-        raise unavailable(detail, "queue-unavailable") from exc
+        raise _counter_unavailable() from exc
+
+
+def _rate_limited(limit: str, retry_after: int) -> Problem:
+    headers = {"Retry-After": str(retry_after)}
+    detail = f"{limit}; retry in {retry_after} s"
+    return Problem(429, "Too Many Requests", detail, "rate-limited", headers=headers)
+
+
+def _counter_unavailable() -> Problem:
+    return unavailable("the request counter is unreachable; try again shortly", "queue-unavailable")
 
 
 def final_weights(job: Job) -> dict[str, Any]:

@@ -7,6 +7,7 @@ the plane coloured by the predicted class, the training points on top, misclassi
 """
 
 import math
+import sys
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -21,6 +22,7 @@ RESOLUTION = 96
 MIN_RESOLUTION = 16
 WORK = 5_000_000
 MAX_POINTS = 2000  # more dots than this add bytes, not insight
+LARGEST = sys.float_info.max
 COLOURS = {False: ("#cfe3f7", "#1f6fb5"), True: ("#fbdcc4", "#d9661f")}  # (area, dot) per class
 
 
@@ -75,21 +77,21 @@ def compute(
     x = _padded([p[0] for p in inputs])
     y = _padded([p[1] for p in inputs])
     centres = [
-        [
-            x[0] + (i + 0.5) * (x[1] - x[0]) / resolution,
-            y[1] - (j + 0.5) * (y[1] - y[0]) / resolution,
-        ]
+        [_at(x[0], x[1], (i + 0.5) / resolution), _at(y[1], y[0], (j + 0.5) / resolution)]
         for j in range(resolution)
         for i in range(resolution)
     ]
-    flat = [float(s) for s in predict(weights, centres)]  # type: ignore[arg-type]
-    scores = [flat[j * resolution : (j + 1) * resolution] for j in range(resolution)]
     step = max(1, math.ceil(len(inputs) / MAX_POINTS))
     shown, shown_labels = inputs[::step], labels[::step]
     # Each point's own score rings the misclassified ones, when the model is cheap enough.
     own: list[float | None] = [None] * len(shown)
-    if len(shown) * size <= WORK:
-        own = [float(s) for s in predict(weights, shown)]  # type: ignore[arg-type]
+    try:
+        flat = [float(s) for s in predict(weights, centres)]  # type: ignore[arg-type]
+        if len(shown) * size <= WORK:
+            own = [float(s) for s in predict(weights, shown)]  # type: ignore[arg-type]
+    except ArithmeticError:
+        return None  # the model overflows somewhere on the plane: no picture to draw
+    scores = [flat[j * resolution : (j + 1) * resolution] for j in range(resolution)]
     points = [(p[0], p[1], t, s) for p, t, s in zip(shown, shown_labels, own, strict=True)]
     # Halfway between the labels: 0 for -1/+1 (tanh, linear, hinge), 0.5 for 0/1 (sigmoid).
     return Boundary(x, y, (classes[0] + classes[1]) / 2, scores, points)
@@ -97,8 +99,19 @@ def compute(
 
 def _padded(values: list[float]) -> tuple[float, float]:
     low, high = min(values), max(values)
-    margin = max(high - low, 1e-6) * 0.1
-    return low - margin, high + margin
+    # Tenth of the span, from half spans: the span of inputs near the largest float overflows.
+    margin = max(high / 2 - low / 2, 5e-7) * 0.2
+    return max(low - margin, -LARGEST), min(high + margin, LARGEST)
+
+
+def _at(start: float, end: float, fraction: float) -> float:
+    """The point ``fraction`` of the way from ``start`` to ``end``, without overflowing."""
+    return max(-LARGEST, min(LARGEST, start * (1 - fraction) + end * fraction))
+
+
+def _fraction(value: float, low: float, high: float) -> float:
+    """How far ``value`` lies from ``low`` to ``high`` (halves, so no difference overflows)."""
+    return (value / 2 - low / 2) / (high / 2 - low / 2)
 
 
 def to_svg(boundary: Boundary, size: int = 420) -> str:
@@ -124,8 +137,8 @@ def to_svg(boundary: Boundary, size: int = 420) -> str:
                 )
                 start = i
     for px, py, label, score in b.points:
-        sx = (px - b.x[0]) / (b.x[1] - b.x[0]) * size
-        sy = (b.y[1] - py) / (b.y[1] - b.y[0]) * size
+        sx = _fraction(px, b.x[0], b.x[1]) * size
+        sy = (1 - _fraction(py, b.y[0], b.y[1])) * size
         high = label > b.threshold
         wrong = score is not None and (score > b.threshold) != high
         stroke = 'stroke="#000" stroke-width="2"' if wrong else 'stroke="#fff" stroke-width="1"'

@@ -93,6 +93,12 @@ export async function followEvents(path, lastEventId, onEvent) {
       continue;
     }
     if (response.status === 204) return;
+    if (response.status === 429 || response.status === 503) {
+      // Too many streams open (this owner's, or the server's): wait as asked, then try again.
+      const seconds = Number(response.headers.get('Retry-After')) || 5;
+      await sleep(Math.min(Math.max(seconds, 1), 60) * 1000);
+      continue;
+    }
     if (!response.ok) throw new ApiError(await response.json());
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';

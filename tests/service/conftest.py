@@ -38,6 +38,10 @@ os.environ.setdefault("RATE_LIMIT", "1000000")
 os.environ.setdefault("MAX_ACTIVE_JOBS", "1000000")
 os.environ.setdefault("MAX_RUNNING_PER_OWNER", "1000000")
 os.environ.setdefault("MAX_RECORDED_EPOCHS", "1000000")
+os.environ.setdefault("PREDICT_RATE_LIMIT", "1000000")
+# One app (one process) serves the whole suite's streams, some of them left open by a test.
+os.environ.setdefault("MAX_STREAMS_PER_OWNER", "1000")
+os.environ.setdefault("MAX_STREAMS_PER_PROCESS", "1000")
 TEST_OWNER = "tester"
 
 START_HINTS = {

@@ -194,6 +194,7 @@ class ApiServer:
     def __init__(self, log_path: Path, workers: int = 1, threads: int = 1, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env  # the settings it was given beyond the suite's
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
         command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "30"]
         command.append("--no-control-socket")

@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from client.client import ApiError, Client
@@ -112,3 +113,21 @@ def test_upload_dataset_from_rows_and_list(gy: Client) -> None:
     assert dataset["rows"] == 2 and dataset["name"] == "rows"
     assert gy.upload_dataset(rows)["id"] == dataset["id"]
     assert dataset["id"] in [d["id"] for d in gy.datasets(limit=1000)]
+
+
+def test_events_wait_out_a_refused_stream() -> None:
+    """A 429 (too many of the owner's streams open) or 503 (the server's) is tried again after
+    its Retry-After, then followed as usual."""
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "0"}, json={"status": 429}),
+        httpx.Response(503, headers={"Retry-After": "0"}, json={"status": 503}),
+        httpx.Response(
+            200,
+            headers={"Content-Type": "text/event-stream"},
+            text='id: 0:succeeded\nevent: status\ndata: {"status": "succeeded"}\n\n',
+        ),
+    ]
+    transport = httpx.MockTransport(lambda request: answers.pop(0))
+    with Client("http://gradyard.test", "token", transport=transport) as gy:
+        events = list(gy.events("00000000-0000-4000-8000-000000000000"))
+    assert [event.data["status"] for event in events] == ["succeeded"] and not answers

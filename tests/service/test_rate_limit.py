@@ -62,10 +62,11 @@ def test_the_limit_is_reached_then_resets(
     # A retry of a job already made is not a new submission: it is answered, not counted.
     assert client.post("/api/v1/jobs", json=JOB, headers=key).status_code == 200
 
-    # The count is one Redis key per owner and window, expiring with its window.
+    # The count is one Redis key per owner and window, expiring with its window; it holds the
+    # jobs made, since the refusal and the replay gave their places back.
     counter = redis.Redis.from_url(BROKER_URL)
     [rate_key] = counter.keys(f"{QUEUE_NAME}:rate:{name}:*")
-    assert int(counter.get(rate_key) or 0) == 4
+    assert int(counter.get(rate_key) or 0) == 3
     assert 0 < counter.ttl(rate_key) <= window + 1
 
     time.sleep(retry_after)
@@ -123,6 +124,8 @@ def test_without_redis_the_database_counts(database: sessionmaker[Session]) -> N
     with database.begin() as session, pytest.raises(ratelimit.RateLimited) as caught:
         ratelimit.admit(session, name, settings)
     assert 58 <= caught.value.retry_after <= 60
+    with database.begin() as session, pytest.raises(ratelimit.RateLimited):
+        ratelimit.reserve(session, name, settings)  # the same check, before a body is read
     # Once the older job leaves the window, there is room again.
     with database.begin() as session:
         oldest = min(session.scalars(select(Job.created_at).where(Job.owner == name)))
@@ -135,6 +138,17 @@ def test_without_redis_the_database_counts(database: sessionmaker[Session]) -> N
         ratelimit.admit(session, name, settings)
         # Never queued: cancelled, so nothing ever picks them up.
         session.execute(update(Job).where(Job.owner == name).values(status="cancelled"))
+
+
+def test_without_redis_each_process_counts_predictions() -> None:
+    name = f"predict-{uuid.uuid4().hex[:8]}"
+    settings = Settings(broker_url="filesystem://", predict_rate_limit=2, rate_window_seconds=3600)
+    for _ in range(2):
+        ratelimit.count_prediction(name, settings)
+    with pytest.raises(ratelimit.RateLimited) as caught:
+        ratelimit.count_prediction(name, settings)
+    assert 1 <= caught.value.retry_after <= 3600
+    ratelimit.count_prediction(f"{name}-other", settings)  # another owner has a count of their own
 
 
 def test_too_many_active_jobs_is_429(
