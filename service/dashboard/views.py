@@ -43,30 +43,14 @@ class ListQuery(BaseModel):
 @bp.get("/")
 def jobs_page() -> Any:
     """The caller's jobs with a status filter, and a box to submit a new one."""
-    query = query_args(ListQuery)
-    caller = page_caller()
-    if caller is None:
-        return _token_page()
-    rows, cursor = _jobs(caller.visible_owner, query)
-    return render_template(
-        "jobs.html",
-        jobs=rows,
-        status=query.status,
-        statuses=list(JobStatus),
-        next_cursor=cursor,
-        notebook=json.dumps(NOTEBOOK_JOB, indent=2),
-    )
+    notebook = json.dumps(NOTEBOOK_JOB, indent=2)
+    return _job_list("jobs.html", statuses=list(JobStatus), notebook=notebook)
 
 
 @bp.get("/jobs-table")
 def jobs_table() -> Any:
     """The jobs table alone, which the jobs page fetches to stay current."""
-    query = query_args(ListQuery)
-    caller = page_caller()
-    if caller is None:
-        return _token_page()
-    rows, cursor = _jobs(caller.visible_owner, query)
-    return render_template("_jobs_table.html", jobs=rows, status=query.status, next_cursor=cursor)
+    return _job_list("_jobs_table.html")
 
 
 @bp.get("/jobs/<job_id>")
@@ -129,6 +113,16 @@ def _readable(spec: dict[str, Any]) -> dict[str, Any]:
         return parse_spec(spec).to_dict()
     except SpecError:
         return spec
+
+
+def _job_list(template: str, **context: Any) -> Any:
+    """``template`` with a page of the caller's jobs, or the token form to show instead."""
+    query = query_args(ListQuery)
+    caller = page_caller()
+    if caller is None:
+        return _token_page()
+    rows, cursor = _jobs(caller.visible_owner, query)
+    return render_template(template, jobs=rows, status=query.status, next_cursor=cursor, **context)
 
 
 def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
