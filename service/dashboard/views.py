@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import parse_spec
 from engine.errors import SpecError
 from engine.losses import LABELS
-from service.api.parsing import query_args
+from service.api.parsing import cursor_checked, query_args
 from service.config import current_sessions, current_settings
 from service.dashboard import boundary
 from service.dashboard.access import COOKIE, page_caller
-from service.problems import validation_problem
 from store import jobs
 from store.models import Job, utcnow
 from store.status import JobStatus
@@ -126,11 +125,8 @@ def _job_list(template: str, **context: Any) -> Any:
 
 
 def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
-    try:
-        with current_sessions().begin() as session:
-            return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
-    except jobs.BadCursor as exc:
-        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
+    with cursor_checked(), current_sessions().begin() as session:
+        return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
 
 
 @bp.get("/favicon.ico")
