@@ -85,31 +85,15 @@ class Client:
         first: dict[str, Any] = {"status": status} if status else {}
         if limit is not None:
             first["limit"] = min(limit, 1000)  # the API's largest page
-        params: dict[str, Any] | None = first or None
-        url: str | None = "/api/v1/jobs"
-        count = 0
-        while url:
-            page = self._json("GET", url, params=params)
-            params = None  # the next link carries the query (httpx would replace it)
-            for item in page["items"]:
-                if limit is not None and count >= limit:
-                    return
-                count += 1
-                yield item
-            url = page["next"]
+        yield from self._pages("/api/v1/jobs", first or None, limit)
 
     def losses(
         self, job_id: str, every: int = 1, page_size: int = 10_000
     ) -> Iterator[dict[str, Any]]:
         """Every recorded ``{"epoch", "loss", "accuracy"}`` (every ``every``-th one) in epoch
         order, fetching ``page_size`` at a time."""
-        url: str | None = f"/api/v1/jobs/{job_id}/losses"
-        params: dict[str, Any] | None = {"limit": page_size, "every": every}
-        while url:
-            page = self._json("GET", url, params=params)
-            params = None
-            yield from page["items"]
-            url = page["next"]
+        params = {"limit": page_size, "every": every}
+        yield from self._pages(f"/api/v1/jobs/{job_id}/losses", params)
 
     def weights(self, job_id: str) -> dict[str, Any]:
         """The trained weights (the engine's JSON) of a succeeded job."""
@@ -158,18 +142,8 @@ class Client:
 
     def datasets(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """The caller's datasets, newest first (``limit`` of them at most), following pages."""
-        params: dict[str, Any] | None = {"limit": min(limit, 1000)} if limit else None
-        url: str | None = "/api/v1/datasets"
-        count = 0
-        while url:
-            page = self._json("GET", url, params=params)
-            params = None
-            for item in page["items"]:
-                if limit is not None and count >= limit:
-                    return
-                count += 1
-                yield item
-            url = page["next"]
+        params = {"limit": min(limit, 1000)} if limit else None
+        yield from self._pages("/api/v1/datasets", params, limit)
 
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         """A dataset's document, with a preview of its first rows and its columns' statistics."""
@@ -241,6 +215,22 @@ class Client:
             if event.event == "epoch" and on_progress is not None:
                 on_progress(event.data)
         return self.get(job_id)
+
+    def _pages(
+        self, url: str, params: dict[str, Any] | None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a listing (``limit`` of them at most), following its ``next`` links."""
+        count = 0
+        next_url: str | None = url
+        while next_url:
+            page = self._json("GET", next_url, params=params)
+            params = None  # the next link carries the query (httpx would replace it)
+            for item in page["items"]:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield item
+            next_url = page["next"]
 
     def _json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self._http.request(method, url, **kwargs)

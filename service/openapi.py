@@ -59,10 +59,7 @@ LAST_EVENT_ID = {
     "description": "the id of the last event received (EPOCH:STATUS): resume after it",
     "schema": {"type": "string", "pattern": "^[0-9]+:[a-z]+$"},
 }
-EVENT_STREAM = {
-    "description": "the stream, until the job's terminal status (or EVENTS_MAX_SECONDS)",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-}
+TEXT = {"type": "string"}
 EVENTS_DESCRIPTION = (
     "`status` events carry {status, epoch, epochs, error}; `epoch` events carry {epoch, epochs, "
     "loss, accuracy, points}, where points lists [epoch, loss, accuracy] for the epochs persisted "
@@ -79,6 +76,11 @@ RERUN_DESCRIPTION = (
     "validated and limited exactly as a submitted spec. The name and labels carry over unless "
     "the body gives them."
 )
+
+
+def _response(description: str, media_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A response with one media type and its schema."""
+    return {"description": description, "content": {media_type: {"schema": schema}}}
 
 
 def _schema_ref(
@@ -113,22 +115,16 @@ def build_openapi() -> dict[str, Any]:
         }
 
     def ok(model: type[BaseModel] | None, description: str) -> dict[str, Any]:
-        if model is None:
-            return {
-                "description": description,
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            }
-        ref = _schema_ref(model, schemas, "serialization")
-        return {"description": description, "content": {"application/json": {"schema": ref}}}
+        schema = (
+            {"type": "object"} if model is None else _schema_ref(model, schemas, "serialization")
+        )
+        return _response(description, "application/json", schema)
 
-    problem = {
-        "description": "a problem document (RFC 9457)",
-        "content": {
-            "application/problem+json": {
-                "schema": _schema_ref(ProblemOut, schemas, "serialization")
-            }
-        },
-    }
+    problem = _response(
+        "a problem document (RFC 9457)",
+        "application/problem+json",
+        _schema_ref(ProblemOut, schemas, "serialization"),
+    )
 
     def op(
         operation_id: str,
@@ -147,6 +143,16 @@ def build_openapi() -> dict[str, Any]:
             "summary": summary,
             "responses": {**responses, **{code: problem for code in codes}},
             **extra,
+        }
+
+    def system_op(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+        # Outside /api/v1: no token, and only the errors each one lists.
+        return {
+            "operationId": operation_id,
+            "tags": ["system"],
+            "summary": summary,
+            "security": [],
+            "responses": responses,
         }
 
     paths = {
@@ -209,7 +215,14 @@ def build_openapi() -> dict[str, Any]:
             "get": op(
                 "stream_job_events",
                 "Live events of a job (Server-Sent Events)",
-                {"200": EVENT_STREAM, "204": {"description": "Last-Event-ID already saw the end"}},
+                {
+                    "200": _response(
+                        "the stream, until the job's terminal status (or EVENTS_MAX_SECONDS)",
+                        "text/event-stream",
+                        TEXT,
+                    ),
+                    "204": {"description": "Last-Event-ID already saw the end"},
+                },
                 "404 422 429",
                 parameters=[JOB_ID, LAST_EVENT_ID],
                 description=EVENTS_DESCRIPTION,
@@ -229,10 +242,9 @@ def build_openapi() -> dict[str, Any]:
                 "export_python",
                 "The trained model as one dependency-free Python file",
                 {
-                    "200": {
-                        "description": "Python source: the weights inline and predict(rows)",
-                        "content": {"text/x-python": {"schema": {"type": "string"}}},
-                    }
+                    "200": _response(
+                        "Python source: the weights inline and predict(rows)", "text/x-python", TEXT
+                    )
                 },
                 "404 409",
                 parameters=[JOB_ID],
@@ -243,13 +255,12 @@ def build_openapi() -> dict[str, Any]:
                 "export_onnx",
                 "The trained model as ONNX",
                 {
-                    "200": {
-                        "description": "an ONNX model: input [N, inputs], output [N, outputs]; "
+                    "200": _response(
+                        "an ONNX model: input [N, inputs], output [N, outputs]; "
                         "the job id and spec in metadata_props",
-                        "content": {
-                            "application/onnx": {"schema": {"type": "string", "format": "binary"}}
-                        },
-                    }
+                        "application/onnx",
+                        {**TEXT, "format": "binary"},
+                    )
                 },
                 "404 409 422",
                 parameters=[JOB_ID, *_query_parameters(OnnxQuery)],
@@ -341,37 +352,20 @@ def build_openapi() -> dict[str, Any]:
                 parameters=[DATASET_ID, *_query_parameters(RowQuery)],
             ),
         },
-        "/healthz": {
-            "get": {
-                "operationId": "health",
-                "tags": ["system"],
-                "summary": "Liveness",
-                "security": [],
-                "responses": {"200": ok(None, "alive")},
-            }
-        },
+        "/healthz": {"get": system_op("health", "Liveness", {"200": ok(None, "alive")})},
         "/readyz": {
-            "get": {
-                "operationId": "readiness",
-                "tags": ["system"],
-                "summary": "Readiness: database and broker reachable",
-                "security": [],
-                "responses": {"200": ok(None, "ready"), "503": problem},
-            }
+            "get": system_op(
+                "readiness",
+                "Readiness: database and broker reachable",
+                {"200": ok(None, "ready"), "503": problem},
+            )
         },
         "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "tags": ["system"],
-                "summary": "Prometheus metrics, for a scraper on the internal network",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "the Prometheus text exposition format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
+            "get": system_op(
+                "metrics",
+                "Prometheus metrics, for a scraper on the internal network",
+                {"200": _response("the Prometheus text exposition format", "text/plain", TEXT)},
+            )
         },
     }
     return {

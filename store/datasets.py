@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from engine.errors import SpecError
 from engine.losses import LABELS
 from engine.spec import StoredData
-from store.jobs import decode_cursor, encode_cursor
+from store.jobs import newest_first_page
 from store.models import Dataset, Job, utcnow
 from store.status import ACTIVE
 from store.tables import Table, unpack
@@ -75,16 +75,7 @@ def list_datasets(
     query = select(Dataset)
     if owner is not None:
         query = query.where(Dataset.owner == owner)
-    if cursor is not None:
-        created_at, dataset_id = decode_cursor(cursor)
-        after = tuple_(literal(created_at), literal(dataset_id))
-        query = query.where(tuple_(Dataset.created_at, Dataset.id) < after)
-    query = query.order_by(Dataset.created_at.desc(), Dataset.id.desc()).limit(limit + 1)
-    page = list(session.scalars(query))
-    if len(page) <= limit:
-        return page, None
-    last = page[limit - 1]
-    return page[:limit], encode_cursor(last.created_at, last.id)
+    return newest_first_page(session, query, Dataset, limit, cursor)
 
 
 def row_page(

@@ -9,16 +9,28 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, delete, func, literal, select, tuple_, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, defer
 
 from store.events import publish_after_commit
-from store.models import INT_MAX, EpochLoss, Job, utcnow
+from store.models import INT_MAX, Dataset, EpochLoss, Job, utcnow
 from store.moves import move
 from store.status import ACTIVE, TERMINAL, JobStatus
+
+Listed = TypeVar("Listed", Job, Dataset)  # what pages newest first, by (created_at, id)
 
 
 class Conflict(Exception):
@@ -186,18 +198,28 @@ def list_jobs(
         query = query.where(Job.status == status)
     if filters is not None:
         query = query.where(*filters.where(session.get_bind().dialect.name))
+    return newest_first_page(session, query, Job, limit, cursor)
+
+
+def newest_first_page(
+    session: Session,
+    query: Select[tuple[Listed]],
+    model: type[Listed],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Listed], str | None]:
+    """One page of ``query``'s rows, newest first, after ``cursor``; and the next cursor."""
     if cursor is not None:
-        created_at, job_id = decode_cursor(cursor)
+        created_at, row_id = decode_cursor(cursor)
         # Keyset pagination: strictly after the cursor's (created_at, id) in newest-first order.
-        query = query.where(
-            tuple_(Job.created_at, Job.id) < tuple_(literal(created_at), literal(job_id))
-        )
-    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
-    jobs = list(session.scalars(query))
-    if len(jobs) <= limit:
-        return jobs, None
-    last = jobs[limit - 1]
-    return jobs[:limit], encode_cursor(last.created_at, last.id)
+        after = tuple_(literal(created_at), literal(row_id))
+        query = query.where(tuple_(model.created_at, model.id) < after)
+    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    page = list(session.scalars(query))
+    if len(page) <= limit:
+        return page, None
+    last = page[limit - 1]
+    return page[:limit], encode_cursor(last.created_at, last.id)
 
 
 def encode_cursor(created_at: datetime, job_id: str) -> str:

@@ -18,10 +18,10 @@ from service.dataset_schemas import (
     row_out,
 )
 from service.problems import Problem, validation_problem
-from store import datasets, jobs, tables
+from store import datasets, tables
 from store.models import Dataset
 
-from .parsing import json_body, query_args
+from .parsing import cursor_checked, json_body, query_args
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 log = logging.getLogger(__name__)
@@ -64,13 +64,10 @@ def upload() -> tuple[Response, int, dict[str, str]]:
 def list_datasets() -> Response:
     """The caller's datasets, newest first, a page at a time."""
     query = query_args(DatasetListQuery)
-    try:
-        with current_sessions().begin() as session:
-            owner = current_caller().visible_owner
-            page, cursor = datasets.list_datasets(session, owner, query.limit, query.cursor)
-            items = [dataset_out(d) for d in page]
-    except jobs.BadCursor as exc:
-        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
+    with cursor_checked(), current_sessions().begin() as session:
+        owner = current_caller().visible_owner
+        page, cursor = datasets.list_datasets(session, owner, query.limit, query.cursor)
+        items = [dataset_out(d) for d in page]
     nxt = f"{request.path}?limit={query.limit}&cursor={cursor}" if cursor else None
     return jsonify({"items": items, "next": nxt})
 

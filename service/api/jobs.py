@@ -38,7 +38,7 @@ from store.queue import BrokerUnavailable, enqueue
 from store.settings import Settings
 from store.status import JobStatus
 
-from .parsing import json_body, query_args
+from .parsing import cursor_checked, json_body, query_args
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 log = logging.getLogger(__name__)
@@ -122,19 +122,16 @@ def _submit(
 def list_jobs() -> Response:
     """The caller's jobs, newest first, a page at a time."""
     query = query_args(JobListQuery)
-    try:
-        with current_sessions().begin() as session:
-            page, cursor = jobs.list_jobs(
-                session,
-                current_caller().visible_owner,
-                query.status,
-                query.limit,
-                query.cursor,
-                query.filters(),
-            )
-            items = [job_summary(job) for job in page]
-    except jobs.BadCursor as exc:
-        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
+    with cursor_checked(), current_sessions().begin() as session:
+        page, cursor = jobs.list_jobs(
+            session,
+            current_caller().visible_owner,
+            query.status,
+            query.limit,
+            query.cursor,
+            query.filters(),
+        )
+        items = [job_summary(job) for job in page]
     return jsonify({"items": items, "next": _next_url(cursor=cursor) if cursor else None})
 
 

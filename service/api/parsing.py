@@ -1,11 +1,14 @@
 """Turning a request into validated pydantic models, or into a problem that says what is wrong."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar, get_origin
 
 from flask import request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from service.problems import Problem, from_validation_error
+from service.problems import Problem, from_validation_error, validation_problem
+from store.jobs import BadCursor
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
@@ -42,3 +45,12 @@ def query_args(model: type[ModelT]) -> ModelT:
         return model.model_validate(args)
     except ValidationError as exc:
         raise from_validation_error(exc) from exc
+
+
+@contextmanager
+def cursor_checked() -> Iterator[None]:
+    """Within it, a listing cursor this service did not hand out is a 422 on ``cursor``."""
+    try:
+        yield
+    except BadCursor as exc:
+        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc

@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import parse_spec
 from engine.errors import SpecError
 from engine.losses import LABELS
-from service.api.parsing import query_args
+from service.api.parsing import cursor_checked, query_args
 from service.config import current_sessions, current_settings
 from service.dashboard import boundary
 from service.dashboard.access import COOKIE, page_caller
-from service.problems import validation_problem
 from store import jobs
 from store.models import Job, utcnow
 from store.status import JobStatus
@@ -43,30 +42,14 @@ class ListQuery(BaseModel):
 @bp.get("/")
 def jobs_page() -> Any:
     """The caller's jobs with a status filter, and a box to submit a new one."""
-    query = query_args(ListQuery)
-    caller = page_caller()
-    if caller is None:
-        return _token_page()
-    rows, cursor = _jobs(caller.visible_owner, query)
-    return render_template(
-        "jobs.html",
-        jobs=rows,
-        status=query.status,
-        statuses=list(JobStatus),
-        next_cursor=cursor,
-        notebook=json.dumps(NOTEBOOK_JOB, indent=2),
-    )
+    notebook = json.dumps(NOTEBOOK_JOB, indent=2)
+    return _job_list("jobs.html", statuses=list(JobStatus), notebook=notebook)
 
 
 @bp.get("/jobs-table")
 def jobs_table() -> Any:
     """The jobs table alone, which the jobs page fetches to stay current."""
-    query = query_args(ListQuery)
-    caller = page_caller()
-    if caller is None:
-        return _token_page()
-    rows, cursor = _jobs(caller.visible_owner, query)
-    return render_template("_jobs_table.html", jobs=rows, status=query.status, next_cursor=cursor)
+    return _job_list("_jobs_table.html")
 
 
 @bp.get("/jobs/<job_id>")
@@ -131,12 +114,19 @@ def _readable(spec: dict[str, Any]) -> dict[str, Any]:
         return spec
 
 
+def _job_list(template: str, **context: Any) -> Any:
+    """``template`` with a page of the caller's jobs, or the token form to show instead."""
+    query = query_args(ListQuery)
+    caller = page_caller()
+    if caller is None:
+        return _token_page()
+    rows, cursor = _jobs(caller.visible_owner, query)
+    return render_template(template, jobs=rows, status=query.status, next_cursor=cursor, **context)
+
+
 def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
-    try:
-        with current_sessions().begin() as session:
-            return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
-    except jobs.BadCursor as exc:
-        raise validation_problem([{"field": "cursor", "message": str(exc)}]) from exc
+    with cursor_checked(), current_sessions().begin() as session:
+        return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
 
 
 @bp.get("/favicon.ico")
