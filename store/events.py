@@ -72,7 +72,7 @@ class Cursor:
             return cls()
         match = _CURSOR.fullmatch(text.strip())
         if match is None:
-            raise BadCursor(f"Last-Event-ID {text[:40]!r} is not EPOCH:STATUS")
+            raise BadCursor(f"{text[:40]!r} is not an id this stream sent (EPOCH:STATUS)")
         return cls(int(match.group(1)), match.group(2))
 
     @property
@@ -113,6 +113,11 @@ def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Eve
             "error": "job deleted",
         }
         return [Event(str(gone), "status", data)], gone
+    if cursor.epoch > job.epoch and job.status in TERMINAL:
+        # An id past an ended job's last epoch names nothing: the end is at the row's epoch.
+        # (A running job may be behind its client's id after a rewind: those epochs are not
+        # sent again, so there the cursor stands.)
+        cursor = Cursor(job.epoch, cursor.status)
     events: list[Event] = []
     status_changed = job.status != cursor.status
     if status_changed and job.status not in TERMINAL:
@@ -173,13 +178,15 @@ def stream(
     """
     with wakeups.subscribe(job_id) as wait:  # before the first read, so no wake-up is missed
         started = quiet_since = checked = clock()
-        yield f"retry: {RETRY_MS}\n\n"
+        # The reconnection delay rides with the first event: a block of its own would reach
+        # clients as an empty event.
+        retry = f"retry: {RETRY_MS}\n"
         while True:
             with sessions.begin() as session:
                 events, cursor = read_events(session, job_id, cursor)
             for item in events:
-                yield item.encode()
-                quiet_since = clock()
+                yield retry + item.encode()
+                retry, quiet_since = "", clock()
             if cursor.finished:
                 return
             now = clock()

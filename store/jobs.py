@@ -264,9 +264,21 @@ def loss_page(
         kept = [epoch for epoch in kept if epoch <= INT_MAX]  # no epoch is past what int4 holds
         query = query.where(EpochLoss.epoch.in_(kept))
     rows = list(session.execute(query.order_by(EpochLoss.epoch).limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    return rows[:limit], rows[limit - 1].epoch
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].epoch
+    if every > 1:
+        # A sampled curve always ends with the last epoch recorded, on or off the grid.
+        last = session.execute(
+            select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, EpochLoss.rmse)
+            .where(EpochLoss.job_id == job_id, EpochLoss.epoch > after)
+            .order_by(EpochLoss.epoch.desc())
+            .limit(1)
+        ).one_or_none()
+        if last is not None and (not rows or rows[-1].epoch < last.epoch):
+            if len(rows) == limit:
+                return rows, rows[-1].epoch  # it opens the next page
+            rows.append(last)
+    return rows, None
 
 
 def request_cancel(session: Session, job: Job) -> Job:

@@ -44,7 +44,9 @@ def job_events(job_id: str) -> Response:
         owned_job_or_404(session, job_id)
     if cursor.finished:
         # 204 is how SSE tells a client to stop reconnecting: it has seen the end already.
-        return Response(status=204)
+        finished = Response(status=204)
+        del finished.headers["Content-Type"]  # no body, so no type (it said text/html)
+        return finished
     slot = _open_slot()
     try:
         settings = current_settings()

@@ -107,11 +107,16 @@ def test_a_finished_stream_says_so_and_bad_requests_are_problems(
     assert [e["event"] for e in fresh] == ["epoch", "status"]
     assert fresh[-1]["id"] == "5:succeeded"
     # A client that has seen the end is told to stop reconnecting.
-    assert client.get(url, headers={"Last-Event-ID": "5:succeeded"}).status_code == 204
+    finished = client.get(url, headers={"Last-Event-ID": "5:succeeded"})
+    assert finished.status_code == 204 and "Content-Type" not in finished.headers
+    # An id past the job's epochs resumes from the job as stored, not from the made-up epoch.
+    ahead = all_events(client, job_id, last_event_id="999:running")
+    assert [e["id"] for e in ahead] == ["5:succeeded"]
 
     bad = client.get(url, headers={"Last-Event-ID": "five"})
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert bad.get_json()["errors"][0]["field"] == "Last-Event-ID"
+    assert bad.get_json()["detail"].count("Last-Event-ID") == 1  # named once, by the field
     missing = client.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000/events")
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
     stranger = {"Authorization": f"Bearer {make_token('stranger')}"}
@@ -194,8 +199,8 @@ def test_a_stream_wakes_for_new_progress(job_id: str, mode: str) -> None:
     redis_url = BROKER_URL if mode == "redis" else None
     wakeups = events.Wakeups(redis_url, poll_seconds=0.05)
     body = stream(job_id, wakeups)  # a 30 s heartbeat: only a wake-up (or polling) is quick
-    assert next(body).startswith("retry:")
-    assert "0:queued" in next(body)
+    first = next(body)
+    assert first.startswith("retry:") and "0:queued" in first  # one block: no empty event
 
     def progress() -> None:
         set_job(job_id, status="running")
@@ -217,10 +222,10 @@ def test_heartbeats_a_bounded_life_and_a_clean_close(job_id: str) -> None:
     started = time.monotonic()
     chunks = list(stream(job_id, wakeups, heartbeat=0.1, most=0.6))
     assert 0.5 < time.monotonic() - started < 3
-    assert ": keep-alive\n\n" in chunks and "0:queued" in chunks[1]
+    assert ": keep-alive\n\n" in chunks and "0:queued" in chunks[0]
 
     body = stream(job_id, wakeups)
-    next(body), next(body)
+    next(body)  # the first event: the stream is subscribed and reading
     subscribers = redis.Redis.from_url(BROKER_URL)
     channel = events.channel(job_id)
     assert subscribers.pubsub_numsub(channel) == [(channel.encode(), 1)]
