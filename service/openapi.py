@@ -28,6 +28,7 @@ from service.schemas import (
     OnnxQuery,
     PredictOut,
     ProblemOut,
+    WeightsOut,
 )
 from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
 
@@ -232,7 +233,7 @@ def build_openapi() -> dict[str, Any]:
             "get": op(
                 "get_weights",
                 "Final weights",
-                {"200": ok(None, "the engine's weights document")},
+                {"200": ok(WeightsOut, "the engine's weights document")},
                 "404 409",
                 parameters=[JOB_ID],
             ),
@@ -368,6 +369,9 @@ def build_openapi() -> dict[str, Any]:
             )
         },
     }
+    # A job's stored spec is the request's normal form (every default filled in, no name or
+    # labels): an instance of the request's JobSpec schema, so the document points there.
+    schemas["JobOut"]["properties"]["spec"] = {"$ref": REF.format(model="JobSpec")}
     return {
         "openapi": "3.1.0",
         "info": {

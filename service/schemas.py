@@ -3,7 +3,13 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from store.jobs import Filters
 from store.models import INT_MAX, Job
@@ -41,7 +47,25 @@ class JobSummary(BaseModel):
 class JobOut(JobSummary):
     """A job as the API shows it: the summary and the normalised spec it trains."""
 
+    # Typed in the OpenAPI document as the request's JobSpec (service/openapi.py): the stored spec
+    # is its normal form, every default filled in.
     spec: dict[str, Any]
+
+
+class LayerWeights(BaseModel):
+    """One layer of a trained model: its activation, a row of weights per neuron, its biases."""
+
+    activation: str
+    weights: list[list[float]]
+    biases: list[float]
+
+
+class WeightsOut(BaseModel):
+    """The engine's weights document (engine/weights.py), what /predict and the exports run."""
+
+    format: str = Field(description="gradyard.mlp/1")
+    inputs: int
+    layers: list[LayerWeights]
 
 
 class JobPage(BaseModel):

@@ -57,3 +57,9 @@ def test_docs_page_renders_the_document(client: Any) -> None:
 def test_worker_never_imports_flask() -> None:
     code = "import sys, worker.tasks, worker.runner; assert 'flask' not in sys.modules, 'flask'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_jobs_spec_and_weights_are_typed_in_the_document(client: Any) -> None:
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["JobOut"]["properties"]["spec"] == {"$ref": "#/components/schemas/JobSpec"}
+    assert {"format", "inputs", "layers"} <= set(schemas["WeightsOut"]["properties"])
