@@ -15,7 +15,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite:///var/gradyard.db"
-    broker_url: str = "filesystem://"
+    # localhost: kombu ignores the host of a file-system broker but warns when there is none.
+    broker_url: str = "filesystem://localhost/"
     broker_dir: Path = Path("var/broker")
     queue_name: str = "gradyard"
     host: str = "127.0.0.1"
