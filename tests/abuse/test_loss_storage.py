@@ -85,8 +85,9 @@ def test_a_long_job_stores_a_bounded_evenly_spaced_curve(
         base = f"/api/v1/jobs/{job_id}/losses"
         assert epochs_of(tenant, f"{base}?limit=10000") == KEPT
         # ``every`` counts epochs; on a thinned curve it is rounded up to a multiple of N.
-        assert epochs_of(tenant, f"{base}?every=50") == list(range(1, EPOCHS + 1, 50))
-        assert epochs_of(tenant, f"{base}?every=30") == list(range(1, EPOCHS + 1, 50))
+        # Sampled on the stored grid, and always ending with the last epoch.
+        assert epochs_of(tenant, f"{base}?every=50") == [*range(1, EPOCHS + 1, 50), EPOCHS]
+        assert epochs_of(tenant, f"{base}?every=30") == [*range(1, EPOCHS + 1, 50), EPOCHS]
         assert epochs_of(tenant, f"{base}?every=10&after=500&limit=3") == [501, 526, 551]
         page = tenant.http.get(f"{base}?after=1100&limit=5").json()
         assert [item["epoch"] for item in page["items"]] == [1101, 1126, 1151, 1176, 1201]
@@ -104,8 +105,10 @@ def test_a_long_job_stores_a_bounded_evenly_spaced_curve(
 def test_a_thinned_curve_resumes_bitwise_after_a_crash(
     make_token: Callable[[str], str], tmp_path: Path
 ) -> None:
-    job_spec = LONG_JOB  # 800 epochs: epochs 1, 17, ..., 785 and 800 are kept
-    kept = [*range(1, 801, 16), 800]
+    job_spec = LONG_JOB  # its epochs over CAP: every ceil(epochs / CAP)-th and the last are kept
+    epochs = job_spec["training"]["epochs"]
+    every = -(-epochs // CAP)
+    kept = sorted({*range(1, epochs + 1, every), epochs})
     with own_stack(tmp_path, workers=2, MAX_RECORDED_EPOCHS=str(CAP), **CRASH_ENV) as stack:
         tenant = Tenant(stack.api, make_token(owner_name("crashed-curve")))
         job_id = tenant.submit(job_spec)
