@@ -176,7 +176,7 @@ def predict_outputs(job_id: str) -> Response:
         raise validation_problem([{"field": "inputs", "message": message}])
     with current_sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
-        model, loss = final_weights(job), job.spec["training"]["loss"]
+        model, loss = final_weights(job), job.spec.get("training", {}).get("loss")
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
     if bad:
