@@ -1,7 +1,8 @@
 """Job ids in paths are UUIDs: any other ``<job_id>`` is a 404 before a view or SQL sees it.
 
 Validating at the edge keeps what the database cannot hold (a NUL byte, say, which Postgres
-refuses in text) away from every query, on every job route of the API and of the dashboard.
+refuses in text) away from every query of the API. The dashboard's pages check their ids the same
+way themselves, to answer with their own "no such job" page rather than a problem document.
 """
 
 import re
@@ -14,6 +15,11 @@ from service.problems import Problem
 _JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+def is_job_id(text: str) -> bool:
+    """True for a string that can name a job."""
+    return _JOB_ID.fullmatch(text) is not None
+
+
 def register(app: Flask) -> None:
     """Answer 404 for a job route whose id is not a job id."""
     app.before_request(_check_job_id)
@@ -21,5 +27,5 @@ def register(app: Flask) -> None:
 
 def _check_job_id() -> None:
     job_id = (request.view_args or {}).get("job_id")
-    if job_id is not None and not _JOB_ID.fullmatch(job_id):
+    if job_id is not None and request.path.startswith("/api/") and not is_job_id(job_id):
         raise Problem(404, "Not Found", "no such job: job ids are UUIDs", "not-found")

@@ -7,7 +7,6 @@ loss curve from ``/losses?every=N`` and grows it from the event stream.
 
 import json
 import math
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from service.api.parsing import cursor_checked, query_args
 from service.config import current_sessions, current_settings
 from service.dashboard import boundary
 from service.dashboard.access import COOKIE, page_caller
+from service.job_ids import is_job_id
 from store import jobs
 from store.models import Job, utcnow
 from store.status import JobStatus
@@ -140,7 +140,7 @@ def _page_job(job_id: str, weights: bool = False) -> Any:
     caller = page_caller()
     if caller is None:
         return _token_page()
-    if not _is_job_id(job_id):
+    if not is_job_id(job_id):
         # Not worth a query, and not one the database may take (Postgres refuses a NUL byte).
         shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in job_id[:80])
         return _missing(f"no job {shown}", 404)
@@ -149,14 +149,6 @@ def _page_job(job_id: str, weights: bool = False) -> Any:
         if job is not None and weights:
             _ = job.weights  # deferred column: load it while the session is open
     return job if job is not None else _missing(f"no job {job_id}", 404)
-
-
-def _is_job_id(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _token_page() -> str:
