@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,3 +170,17 @@ def test_serve_defaults_auth_off_only_in_the_embedded_mode(monkeypatch: pytest.M
     assert serve_auth(embedded) is True
     monkeypatch.setenv("AUTH", "off")
     assert serve_auth(production) is False
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["worker"], ["serve"]])
+def test_every_command_says_a_bad_setting_in_one_line_and_exits_2(command: list[str]) -> None:
+    env = {**os.environ, "PORT": "eighty", "MAX_WORK": "-1"}
+    gradyard = str(Path(sys.executable).with_name("gradyard"))
+    done = subprocess.run(
+        [gradyard, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == "gradyard: bad configuration:"
+    assert [line.split(":")[0] for line in lines[1:]] == ["PORT", "MAX_WORK"]  # a line each
+    assert "Traceback" not in done.stderr
