@@ -1,5 +1,6 @@
 """Database engines and session factories, one per database URL, for the API and the worker."""
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +34,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _engines: dict[str, Engine] = {}
-
-
 _factories: dict[str, sessionmaker[Session]] = {}
+# A process's first requests come in several threads at once: one pool per database, not two.
+_made_once = threading.RLock()
 
 
 def engine_for(url: str) -> Engine:
     """The process's engine for the database at ``url``: one pool per database."""
     if url not in _engines:
-        _engines[url] = make_engine(url)
+        with _made_once:
+            if url not in _engines:
+                _engines[url] = make_engine(url)
     return _engines[url]
 
 
 def sessions(url: str) -> sessionmaker[Session]:
     """The session factory on ``url``; callers open ``with sessions(url).begin() as session``."""
     if url not in _factories:
-        _factories[url] = sessionmaker(engine_for(url), expire_on_commit=False)
+        with _made_once:
+            if url not in _factories:
+                _factories[url] = sessionmaker(engine_for(url), expire_on_commit=False)
     return _factories[url]
 
 

@@ -7,9 +7,9 @@ library reads it at import), so ``gradyard serve`` and the bench stack set it fo
 Without it, the values are the one process's own, which is right for a single process.
 """
 
+import threading
 import time
 from collections.abc import Iterator
-from functools import cache
 
 from prometheus_client import (
     REGISTRY,
@@ -86,10 +86,22 @@ class Instruments:
             self.job_seconds.labels(status)
 
 
-@cache
+_instruments: Instruments | None = None
+_instruments_lock = threading.Lock()
+
+
 def instruments() -> Instruments:
-    """This process's instruments."""
-    return Instruments()
+    """This process's instruments, made by whichever thread asks first.
+
+    The lock matters: a fresh API process meets its first requests in several threads at once,
+    and a second set of instruments would find its names registered (a 500 for that request).
+    """
+    global _instruments
+    if _instruments is None:
+        with _instruments_lock:
+            if _instruments is None:
+                _instruments = Instruments()
+    return _instruments
 
 
 class EpochTimer:

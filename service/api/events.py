@@ -10,9 +10,12 @@ While it runs, the stream re-checks its token every ``RECHECK_SECONDS`` and ends
 been revoked.
 """
 
+import logging
 from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.auth import current_owner, owned_job_or_404, still_authorized
 from service.config import current_sessions, current_settings
@@ -21,6 +24,7 @@ from store import events, streams
 from store.settings import Settings
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/jobs")
+log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 2.0
 # When to try again: streams end and free their place every EVENTS_MAX_SECONDS at the latest.
@@ -84,9 +88,17 @@ def job_events(job_id: str) -> Response:
 
 
 def _releasing(slot: streams.Slot, body: Iterator[str]) -> Iterator[str]:
-    """``body``, giving the slot back the moment it ends, before the server closes it."""
+    """``body``, giving the slot back the moment it ends, before the server closes it.
+
+    The database can go away mid-stream. Flask's error handlers are behind us by then, and an
+    exception here would reach the server, which answers 500 if nothing was sent yet. So the
+    stream just ends: the client reconnects with its Last-Event-ID, and meets a 503 if the
+    database is still down.
+    """
     try:
         yield from body
+    except (OperationalError, PoolTimeout) as exc:
+        log.warning("event stream ended, database unavailable: %s", exc)
     finally:
         slot.release()
 

@@ -188,6 +188,10 @@ class PostgresCluster:
         )
 
 
+# What marks a failure in a server's log: our JSON lines, gunicorn's own, a traceback.
+SERVER_ERRORS = ('"level": "ERROR"', "Error handling request", "Traceback")
+
+
 class ApiServer:
     """The API under gunicorn, as deployed, with its own environment and its log in a file."""
 
@@ -221,6 +225,13 @@ class ApiServer:
             self.process.terminate()
             self.process.wait(timeout=30)
         self._log.close()
+        # Shown when the test fails: what went wrong inside the server, not only its answers.
+        errors = [line for line in self._log_lines() if any(m in line for m in SERVER_ERRORS)]
+        if errors:
+            print(f"\n{len(errors)} error lines in {self._log.name}:", *errors[-40:], sep="\n")
+
+    def _log_lines(self) -> list[str]:
+        return Path(self._log.name).read_text(errors="replace").splitlines()
 
 
 def migrate(database_url: str) -> None:

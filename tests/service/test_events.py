@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import insert, update
+from sqlalchemy.exc import OperationalError
 
 from store import events, jobs
 from store.db import sessions
@@ -240,3 +241,21 @@ def test_cursors_read_and_write_as_event_ids() -> None:
     for bad in ("120", "x:running", "-1:running", "1:RUNNING", "1:running:2"):
         with pytest.raises(events.BadCursor):
             events.Cursor.parse(bad)
+
+
+def test_a_database_lost_mid_stream_ends_the_stream_not_the_server(
+    client: Any, job_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the view, Flask's handlers cannot turn an outage into a 503; an exception would reach
+    the server, which answers 500 when nothing was sent yet. The stream ends instead."""
+
+    def outage(*_: Any) -> Any:
+        raise OperationalError("SELECT …", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(events, "read_events", outage)
+    response = client.get(f"/api/v1/jobs/{job_id}/events", buffered=False)
+    assert response.status_code == 200
+    assert list(read_stream(response)) == []  # ended, and nothing raised
+    response.close()
+    monkeypatch.undo()
+    assert all_events(client, job_id)[0]["event"] == "status"  # its place was given back
