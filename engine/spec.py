@@ -27,11 +27,26 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from engine import data
 from engine.activations import ACTIVATIONS
 from engine.errors import SpecError
-from engine.losses import CLASS_LABELS, LABELS, OUTPUT_ACTIVATIONS
+from engine.losses import CLASS_LABELS, CLASSIFIERS, LABELS, OUTPUT_ACTIVATIONS
 from engine.reader import PYDANTIC_CONFIG, Each, plain, read
 from engine.training_spec import TrainingSpec
-
-MAX_SAMPLES = 100_000
+from engine.validation_spec import (
+    MAX_SAMPLES,
+    NORMALIZE_DOC,
+    SAMPLES,
+    VALIDATION_DOC,
+    HoldOut,
+    InlineValidation,
+    Normalize,
+    Row,
+    StoredValidation,
+    Targets,
+    Validation,
+    ValidationDataset,
+    options_json,
+    target_rows,
+    targets_json,
+)
 
 if TYPE_CHECKING:  # mypy sees plain names; at runtime each is the Literal of its registry
     Activation = str
@@ -41,10 +56,7 @@ else:
     GeneratorName = Literal[tuple(data.GENERATORS)]
 
 Width = Annotated[int, Each(ge=1)]
-# fail_fast (read by pydantic, ignored by engine.reader): a list stops at its first bad item, so
-# a huge invalid body costs one error, not one error object per bad number (issue 12 item 2).
-Row = Annotated[tuple[float, ...], Each(min_length=1, fail_fast=True)]
-_SAMPLES = {"min_length": 1, "max_length": MAX_SAMPLES}
+_SAMPLES = SAMPLES
 
 
 @dataclass(frozen=True)
@@ -81,11 +93,12 @@ class InlineData:
     targets: Targets = field(
         metadata={**_SAMPLES, "description": "a number per sample, or a list (one per output)"}
     )
+    validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
+    normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
 
     def __post_init__(self) -> None:
         # A flat list is one target per sample: each becomes a row of one.
-        if self.targets and not isinstance(self.targets[0], tuple):
-            object.__setattr__(self, "targets", tuple((t,) for t in self.targets))
+        object.__setattr__(self, "targets", target_rows(self.targets))
 
     @property
     def width(self) -> int:
@@ -94,9 +107,12 @@ class InlineData:
 
     def to_dict(self) -> dict[str, Any]:
         """Inputs and targets as lists; single targets as the flat list people write."""
-        single = all(len(row) == 1 for row in self.targets)
-        targets = [row[0] if single else list(row) for row in self.targets]
-        return {"inputs": [list(row) for row in self.inputs], "targets": targets}
+        inputs = [list(row) for row in self.inputs]
+        return {
+            "inputs": inputs,
+            "targets": targets_json(self.targets),
+            **options_json(self.validation, self.normalize),
+        }
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,8 @@ class GeneratedData:
             "description": "classes to draw (spiral and blobs; the others draw 2)",
         },
     )
+    validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
+    normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
 
     def __post_init__(self) -> None:
         if self.generator in data.FIXED:
@@ -134,12 +152,13 @@ class GeneratedData:
 
     def to_dict(self) -> dict[str, Any]:
         """The generator and the settings it uses."""
+        options = options_json(self.validation, self.normalize)
         if self.generator in data.FIXED:
-            return {"generator": self.generator}
+            return {"generator": self.generator, **options}
         settings = {"generator": self.generator, "samples": self.samples, "noise": self.noise}
         if self.generator in data.MULTICLASS:
             settings["classes"] = self.classes
-        return settings
+        return {**settings, **options}
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,8 @@ class DatasetData:
     dataset: str = field(
         metadata={"min_length": 1, "max_length": 64, "description": "a dataset's id"}
     )
+    validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
+    normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
 
     @property
     def width(self) -> int | None:
@@ -159,7 +180,7 @@ class DatasetData:
 
     def to_dict(self) -> dict[str, Any]:
         """The dataset's id: its rows are stored once, with the dataset, never in a job."""
-        return {"dataset": self.dataset}
+        return {"dataset": self.dataset, **options_json(self.validation, self.normalize)}
 
 
 @dataclass(frozen=True)
@@ -177,13 +198,8 @@ class StoredData(DatasetData):
 
 
 if TYPE_CHECKING:  # the normal form, which __post_init__ leaves in every instance
-    Targets = tuple[Row, ...]
     DataField = InlineData | GeneratedData | DatasetData
 else:  # the forms a spec may use
-    Targets = (
-        Annotated[tuple[float, ...], Each(fail_fast=True)]
-        | Annotated[tuple[Row, ...], Each(fail_fast=True)]
-    )
     DataField = InlineData | GeneratedData | DatasetData | None
 
 
@@ -240,6 +256,7 @@ class JobSpec:
         if model.output_activation != needed:
             message = f"model.output_activation must be {needed!r} for {loss}"
             raise SpecError(message, "model.output_activation")
+        _validation(d, loss, outputs, model.layers[-1])
         # A plain JobSpec: a subclass's own fields (the API's name) are not the engine's.
         return JobSpec(model, d, self.training)
 
@@ -253,13 +270,13 @@ def parse_spec(spec: Mapping[str, Any] | JobSpec) -> JobSpec:
     return (spec if isinstance(spec, JobSpec) else read(JobSpec, spec)).checked()
 
 
-def _labels(targets: tuple[tuple[float, ...], ...], loss: str) -> None:
+def _labels(targets: tuple[tuple[float, ...], ...], loss: str, where: str = "data.targets") -> None:
     # A classifying loss takes only its two labels as targets.
     labels = LABELS[loss]
     for i, row in enumerate(targets):
         if any(t not in labels for t in row):
             message = f"{loss} needs labels {labels[0]:g} or {labels[1]:g}"
-            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
+            raise SpecError(f"{where}.{i}: {message}", f"{where}.{i}")
 
 
 def _classes(d: GeneratedData, loss: str) -> None:
@@ -274,10 +291,75 @@ def _classes(d: GeneratedData, loss: str) -> None:
 
 def _dataset_classes(d: StoredData, loss: str) -> None:
     # A classification dataset labels its rows 0..k-1: a binary loss takes 2 classes (the worker
-    # maps 0/1 to the loss's labels). Numeric targets are checked row by row, once inline.
+    # maps 0/1 to the loss's labels). Numeric targets are a regression's: no classifying loss.
+    if d.classes is None and loss in CLASSIFIERS:
+        message = (
+            f"dataset {d.dataset} has a numeric target (regression), which {loss} cannot "
+            "classify: upload the target as class names, or use a regression loss"
+        )
+        raise SpecError(message, "data.dataset")
     if d.classes is not None and d.classes != 2 and loss in LABELS:
         message = f"training.loss must be 'cross_entropy' for {d.classes} classes, not {loss!r}"
         raise SpecError(message, "training.loss")
+
+
+def _validation(d: DataField, loss: str, outputs: int, k: int) -> None:
+    # The validation samples must be shaped as the training ones: held out, at least one of each.
+    v = d.validation
+    if isinstance(v, HoldOut):
+        if _samples(d) < 2:
+            message = f"holding out a fraction needs at least 2 samples, not {_samples(d)}"
+            raise SpecError(message, "data.validation.fraction")
+    elif isinstance(v, InlineValidation):
+        where = "data.validation"
+        for i, row in enumerate(v.inputs):
+            if len(row) != d.width:
+                message = f"{where}.inputs.{i} has {len(row)} inputs; data samples have {d.width}"
+                raise SpecError(message, f"{where}.inputs.{i}")
+        if len(v.targets) != len(v.inputs):
+            message = f"{where}.targets has {len(v.targets)} targets for {len(v.inputs)} inputs"
+            raise SpecError(message, f"{where}.targets")
+        width = 1 if loss in CLASS_LABELS else outputs
+        for i, row in enumerate(v.targets):
+            if len(row) != width:
+                message = f"{where}.targets.{i} has {len(row)} targets; data has {width}"
+                raise SpecError(message, f"{where}.targets.{i}")
+        if loss in LABELS:
+            _labels(v.targets, loss, f"{where}.targets")
+        if loss in CLASS_LABELS:
+            _integer_labels(v.targets, k, loss, f"{where}.targets")
+    elif isinstance(v, StoredValidation):
+        _validation_dataset(d, v, loss)
+    elif isinstance(v, ValidationDataset):
+        message = "data.validation.dataset must be looked up (by the service) before it is checked"
+        raise SpecError(message, "data.validation.dataset")
+
+
+def _validation_dataset(d: DataField, v: StoredValidation, loss: str) -> None:
+    # Same features; same classes (the service compares their names too).
+    where = "data.validation.dataset"
+    if v.features != d.width:
+        message = f"dataset {v.dataset} has {v.features} features; the data has {d.width}"
+        raise SpecError(message, where)
+    if v.classes is None and loss in CLASSIFIERS:
+        message = (
+            f"dataset {v.dataset} has a numeric target (regression), which {loss} cannot score"
+        )
+        raise SpecError(message, where)
+    classes = d.classes if isinstance(d, StoredData) else None
+    if v.classes is not None and v.classes != classes and loss in CLASSIFIERS:
+        message = f"dataset {v.dataset} has {v.classes} classes; the data has {classes}"
+        raise SpecError(message, where)
+    if v.classes is not None and loss not in CLASSIFIERS:
+        message = f"dataset {v.dataset} has classes, which {loss} (a regression loss) cannot fit"
+        raise SpecError(message, where)
+
+
+def _samples(d: DataField) -> int:
+    if isinstance(d, InlineData):
+        return len(d.inputs)
+    assert isinstance(d, GeneratedData | StoredData)
+    return d.samples
 
 
 def _class_labels(k: int, d: DataField, loss: str) -> None:
@@ -296,13 +378,17 @@ def _class_labels(k: int, d: DataField, loss: str) -> None:
             raise SpecError(message, "model.layers")
         return
     assert isinstance(d, InlineData)
-    for i, row in enumerate(d.targets):
+    _integer_labels(d.targets, k, loss, "data.targets")
+
+
+def _integer_labels(targets: tuple[tuple[float, ...], ...], k: int, loss: str, where: str) -> None:
+    for i, row in enumerate(targets):
         if len(row) != 1:
             message = f"{loss} takes one class label per sample, not {len(row)} targets"
-            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
+            raise SpecError(f"{where}.{i}: {message}", f"{where}.{i}")
         if not (float(row[0]).is_integer() and 0 <= row[0] < k):  # 1.0 is label 1; 1.5 none
             message = f"{loss} needs an integer label from 0 to {k - 1}, got {row[0]:g}"
-            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
+            raise SpecError(f"{where}.{i}: {message}", f"{where}.{i}")
 
 
 def _same_widths(rows: tuple[tuple[float, ...], ...], where: str) -> int:
