@@ -29,20 +29,17 @@ from engine.activations import ACTIVATIONS
 from engine.errors import SpecError
 from engine.losses import CLASS_LABELS, CLASSIFIERS, LABELS, OUTPUT_ACTIVATIONS
 from engine.reader import PYDANTIC_CONFIG, Each, plain, read
+from engine.sample_checks import DataShape, check_integer_labels, check_labels, check_validation
 from engine.training_spec import TrainingSpec
 from engine.validation_spec import (
     MAX_SAMPLES,
     NORMALIZE_DOC,
     SAMPLES,
     VALIDATION_DOC,
-    HoldOut,
-    InlineValidation,
     Normalize,
     Row,
-    StoredValidation,
     Targets,
     Validation,
-    ValidationDataset,
     options_json,
     target_rows,
     targets_json,
@@ -236,7 +233,7 @@ class JobSpec:
                 raise SpecError(message, "data.targets")
             outputs = _same_widths(d.targets, "data.targets")
             if loss in LABELS:
-                _labels(d.targets, loss)
+                check_labels(d.targets, loss)
         elif isinstance(d, StoredData):
             _dataset_classes(d, loss)
         elif isinstance(d, DatasetData):
@@ -256,7 +253,8 @@ class JobSpec:
         if model.output_activation != needed:
             message = f"model.output_activation must be {needed!r} for {loss}"
             raise SpecError(message, "model.output_activation")
-        _validation(d, loss, outputs, model.layers[-1])
+        shape = DataShape(d.width, _samples(d), d.classes if isinstance(d, StoredData) else None)
+        check_validation(d.validation, shape, loss, outputs, model.layers[-1])
         # A plain JobSpec: a subclass's own fields (the API's name) are not the engine's.
         return JobSpec(model, d, self.training)
 
@@ -268,15 +266,6 @@ class JobSpec:
 def parse_spec(spec: Mapping[str, Any] | JobSpec) -> JobSpec:
     """Read a job spec (parsed JSON, or a JobSpec) and check it; SpecError names the field."""
     return (spec if isinstance(spec, JobSpec) else read(JobSpec, spec)).checked()
-
-
-def _labels(targets: tuple[tuple[float, ...], ...], loss: str, where: str = "data.targets") -> None:
-    # A classifying loss takes only its two labels as targets.
-    labels = LABELS[loss]
-    for i, row in enumerate(targets):
-        if any(t not in labels for t in row):
-            message = f"{loss} needs labels {labels[0]:g} or {labels[1]:g}"
-            raise SpecError(f"{where}.{i}: {message}", f"{where}.{i}")
 
 
 def _classes(d: GeneratedData, loss: str) -> None:
@@ -303,58 +292,6 @@ def _dataset_classes(d: StoredData, loss: str) -> None:
         raise SpecError(message, "training.loss")
 
 
-def _validation(d: DataField, loss: str, outputs: int, k: int) -> None:
-    # The validation samples must be shaped as the training ones: held out, at least one of each.
-    v = d.validation
-    if isinstance(v, HoldOut):
-        if _samples(d) < 2:
-            message = f"holding out a fraction needs at least 2 samples, not {_samples(d)}"
-            raise SpecError(message, "data.validation.fraction")
-    elif isinstance(v, InlineValidation):
-        where = "data.validation"
-        for i, row in enumerate(v.inputs):
-            if len(row) != d.width:
-                message = f"{where}.inputs.{i} has {len(row)} inputs; data samples have {d.width}"
-                raise SpecError(message, f"{where}.inputs.{i}")
-        if len(v.targets) != len(v.inputs):
-            message = f"{where}.targets has {len(v.targets)} targets for {len(v.inputs)} inputs"
-            raise SpecError(message, f"{where}.targets")
-        width = 1 if loss in CLASS_LABELS else outputs
-        for i, row in enumerate(v.targets):
-            if len(row) != width:
-                message = f"{where}.targets.{i} has {len(row)} targets; data has {width}"
-                raise SpecError(message, f"{where}.targets.{i}")
-        if loss in LABELS:
-            _labels(v.targets, loss, f"{where}.targets")
-        if loss in CLASS_LABELS:
-            _integer_labels(v.targets, k, loss, f"{where}.targets")
-    elif isinstance(v, StoredValidation):
-        _validation_dataset(d, v, loss)
-    elif isinstance(v, ValidationDataset):
-        message = "data.validation.dataset must be looked up (by the service) before it is checked"
-        raise SpecError(message, "data.validation.dataset")
-
-
-def _validation_dataset(d: DataField, v: StoredValidation, loss: str) -> None:
-    # Same features; same classes (the service compares their names too).
-    where = "data.validation.dataset"
-    if v.features != d.width:
-        message = f"dataset {v.dataset} has {v.features} features; the data has {d.width}"
-        raise SpecError(message, where)
-    if v.classes is None and loss in CLASSIFIERS:
-        message = (
-            f"dataset {v.dataset} has a numeric target (regression), which {loss} cannot score"
-        )
-        raise SpecError(message, where)
-    classes = d.classes if isinstance(d, StoredData) else None
-    if v.classes is not None and v.classes != classes and loss in CLASSIFIERS:
-        message = f"dataset {v.dataset} has {v.classes} classes; the data has {classes}"
-        raise SpecError(message, where)
-    if v.classes is not None and loss not in CLASSIFIERS:
-        message = f"dataset {v.dataset} has classes, which {loss} (a regression loss) cannot fit"
-        raise SpecError(message, where)
-
-
 def _samples(d: DataField) -> int:
     if isinstance(d, InlineData):
         return len(d.inputs)
@@ -378,17 +315,7 @@ def _class_labels(k: int, d: DataField, loss: str) -> None:
             raise SpecError(message, "model.layers")
         return
     assert isinstance(d, InlineData)
-    _integer_labels(d.targets, k, loss, "data.targets")
-
-
-def _integer_labels(targets: tuple[tuple[float, ...], ...], k: int, loss: str, where: str) -> None:
-    for i, row in enumerate(targets):
-        if len(row) != 1:
-            message = f"{loss} takes one class label per sample, not {len(row)} targets"
-            raise SpecError(f"{where}.{i}: {message}", f"{where}.{i}")
-        if not (float(row[0]).is_integer() and 0 <= row[0] < k):  # 1.0 is label 1; 1.5 none
-            message = f"{loss} needs an integer label from 0 to {k - 1}, got {row[0]:g}"
-            raise SpecError(f"{where}.{i}: {message}", f"{where}.{i}")
+    check_integer_labels(d.targets, k, loss, "data.targets")
 
 
 def _same_widths(rows: tuple[tuple[float, ...], ...], where: str) -> int:

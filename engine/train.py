@@ -36,8 +36,9 @@ from engine.errors import NonFiniteError, SpecError, TrainingError
 from engine.holdout import split
 from engine.losses import CLASSIFIERS, LOSSES, ON_LOGITS, correct, l2_penalty, squared_errors
 from engine.nn import MLP, Pass
-from engine.spec import GeneratedData, HoldOut, InlineData, InlineValidation, JobSpec, parse_spec
+from engine.spec import GeneratedData, InlineData, JobSpec, parse_spec
 from engine.training_spec import hyperparameters
+from engine.validation_spec import HoldOut, InlineValidation
 from engine.value import Value
 
 CHECKPOINT_FORMAT = "gradyard.checkpoint/1"
