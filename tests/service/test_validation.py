@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from engine.holdout import split
+from service.dashboard.access import COOKIE
 from tests.service.conftest import wait_for_status
 from tests.service.test_end_to_end import all_losses
 
@@ -241,3 +242,23 @@ def test_a_dataset_over_max_samples_is_a_422(client: Any, monkeypatch: pytest.Mo
     spec = {"model": {"layers": [1]}, "data": {"dataset": dataset["id"]}, "training": {}}
     field, message = problem_field(client, spec)
     assert field == "data.dataset" and "MAX_SAMPLES" in message and "12 rows" in message
+
+
+def test_the_job_page_of_a_job_validating_on_a_dataset(
+    app: Any, client: Any, api_token: str
+) -> None:
+    browser = app.test_client()
+    browser.set_cookie(COOKIE, api_token)
+    tag = uuid.uuid4().hex[:8]
+    held = upload(client, f"a,b{tag},y\n0.5,0.5,neg\n-0.5,0.5,pos\n", "xor check")
+    spec = {
+        "model": {"layers": [4, 1], "output_activation": "sigmoid"},
+        "data": {"generator": "xor", "samples": 40, "validation": {"dataset": held["id"]}},
+        "training": {"loss": "binary_cross_entropy", "epochs": 5},
+    }
+    response = client.post("/api/v1/jobs", json=spec)
+    assert response.status_code == 202, response.get_json()
+    job = wait_for_status(client, response.get_json()["id"], {"succeeded", "failed"}, 300)
+    assert job["status"] == "succeeded", job["error"]
+    page = browser.get(f"/jobs/{job['id']}")
+    assert page.status_code == 200 and 'id="boundary"' in page.get_data(as_text=True)
