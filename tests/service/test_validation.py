@@ -262,3 +262,19 @@ def test_the_job_page_of_a_job_validating_on_a_dataset(
     assert job["status"] == "succeeded", job["error"]
     page = browser.get(f"/jobs/{job['id']}")
     assert page.status_code == 200 and 'id="boundary"' in page.get_data(as_text=True)
+
+
+def test_a_dataset_an_active_job_validates_on_cannot_be_deleted(client: Any, queue: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    trained_on = upload(client, f"a,b{tag},y\n1,2,cat\n2,3,dog\n3,4,cat\n", "train")
+    held = upload(client, f"a,b{tag},y\n2,2,cat\n3,3,dog\n", "held")
+    spec = {
+        "model": {"layers": [2, 1], "output_activation": "sigmoid"},
+        "data": {"dataset": trained_on["id"], "validation": {"dataset": held["id"]}},
+        "training": {"loss": "binary_cross_entropy", "epochs": 2},
+    }
+    job_id = client.post("/api/v1/jobs", json=spec).get_json()["id"]  # no worker reads `queue`
+    refused = client.delete(f"/api/v1/datasets/{held['id']}")
+    assert refused.status_code == 409 and job_id in refused.get_json()["detail"]
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 202
+    assert client.delete(f"/api/v1/datasets/{held['id']}").status_code == 204
