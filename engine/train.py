@@ -168,7 +168,10 @@ class Training:
         else:
             stats = EpochStats(epoch, loss, None, math.sqrt(math.fsum(scores) / scored))
         if self._val is not None:
-            val_loss, val_accuracy, val_rmse = self._evaluate(*self._val)
+            try:
+                val_loss, val_accuracy, val_rmse = self._evaluate(*self._val)
+            except NonFiniteError as e:
+                raise TrainingError(epoch, f"validation: {e}") from e
             stats = replace(stats, val_loss=val_loss, val_accuracy=val_accuracy, val_rmse=val_rmse)
         if self._stopping is not None:
             watched = stats.loss if stats.val_loss is None else stats.val_loss

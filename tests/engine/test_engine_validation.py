@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import SpecError, Training, parse_spec, predict, train
+from engine import SpecError, Training, TrainingError, parse_spec, predict, train
 from engine.early_stopping import EarlyStopping
 from engine.holdout import held_out, split
 from engine.standardize import statistics
@@ -229,3 +229,17 @@ def test_spec_checks_name_their_field():
         "restore_best": True,
     }
     assert parse_spec(stored).to_dict() == stored
+
+
+def test_a_validation_loss_that_overflows_fails_naming_the_epoch():
+    spec = {
+        "model": {"inputs": 1, "layers": [1], "output_activation": "linear"},
+        "data": {
+            "inputs": [[1.0], [2.0]],
+            "targets": [1.0, 2.0],
+            "validation": {"inputs": [[1e300]], "targets": [0.0]},
+        },
+        "training": {"loss": "sum_squared", "epochs": 2},
+    }
+    with pytest.raises(TrainingError, match="epoch 1: validation: sum_squared: overflowed"):
+        train(spec)
