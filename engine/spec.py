@@ -1,9 +1,11 @@
 """The job spec, defined once: frozen dataclasses with their defaults, docs and constraints.
 
     {"model": {"inputs": 3, "layers": [4, 4, 1], "activation": "tanh", "output_activation": "tanh"},
-     "data": {"inputs": [[...], ...], "targets": [...]}   or   {"generator": "moons", ...},
+     "data": {"inputs": [[...], ...], "targets": [...]}   or   {"generator": "moons", ...}
+             or {"dataset": id}, each with "validation" and "normalize" (engine.validation_spec),
      "training": {"epochs": 20, "learning_rate": 0.01, "loss": "sum_squared", "optimizer": "sgd",
-                  "schedule": "constant", "l2": 0.0, "batch_size": null, "seed": 0}}
+                  "schedule": "constant", "l2": 0.0, "batch_size": null, "seed": 0,
+                  "early_stopping": null}}
 
 Every field is optional but data's own; the defaults reproduce the notebook. Constraints sit in
 field metadata in pydantic Field's keywords, so two readers apply the same rules: engine.reader
@@ -53,7 +55,6 @@ else:
     GeneratorName = Literal[tuple(data.GENERATORS)]
 
 Width = Annotated[int, Each(ge=1)]
-_SAMPLES = SAMPLES
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,9 @@ class InlineData:
     """Samples given in the request: one input row and one target (or target row) per sample."""
 
     __pydantic_config__ = PYDANTIC_CONFIG
-    inputs: tuple[Row, ...] = field(metadata={**_SAMPLES, "fail_fast": True})
+    inputs: tuple[Row, ...] = field(metadata={**SAMPLES, "fail_fast": True})
     targets: Targets = field(
-        metadata={**_SAMPLES, "description": "a number per sample, or a list (one per output)"}
+        metadata={**SAMPLES, "description": "a number per sample, or a list (one per output)"}
     )
     validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
     normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
