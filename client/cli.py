@@ -121,16 +121,26 @@ def list_jobs(client: Client, status_: str | None, limit: int) -> None:
 @click.option("--every", type=click.IntRange(min=1), default=1, help="every N-th epoch only")
 @_connection
 def losses(client: Client, job_id: str, as_csv: bool, every: int) -> None:
-    """Print a job's per-epoch losses (and accuracies)."""
+    """Print a job's per-epoch losses, accuracies or rmse, and their validation values, tab
+    separated in LOSS_COLUMNS' order (an empty field where the job has none)."""
     writer = csv.writer(sys.stdout, lineterminator="\n") if as_csv else None
     if writer:
-        writer.writerow(["epoch", "loss", "accuracy"])
+        writer.writerow(LOSS_COLUMNS)
     for item in client.losses(job_id, every=every):
-        accuracy = "" if item["accuracy"] is None else repr(item["accuracy"])
+        row = [str(item["epoch"])] + [_number(item.get(name)) for name in LOSS_COLUMNS[1:]]
         if writer:
-            writer.writerow([item["epoch"], repr(item["loss"]), accuracy])
+            writer.writerow(row)
         else:
-            click.echo(f"{item['epoch']}\t{item['loss']!r}\t{accuracy}".rstrip())
+            click.echo("\t".join(row).rstrip())
+
+
+# The columns of `gradyard losses`: the epoch, its measures, the same on the validation samples.
+LOSS_COLUMNS = ["epoch", "loss", "accuracy", "rmse", "val_loss", "val_accuracy", "val_rmse"]
+
+
+def _number(x: float | None) -> str:
+    # A float's repr reads back bit for bit; none is an empty field.
+    return "" if x is None else repr(x)
 
 
 @click.command()

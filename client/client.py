@@ -90,8 +90,9 @@ class Client:
     def losses(
         self, job_id: str, every: int = 1, page_size: int = 10_000
     ) -> Iterator[dict[str, Any]]:
-        """Every recorded ``{"epoch", "loss", "accuracy"}`` (every ``every``-th one) in epoch
-        order, fetching ``page_size`` at a time."""
+        """Every recorded ``{"epoch", "loss", "accuracy", "rmse", "val_loss", "val_accuracy",
+        "val_rmse"}`` (every ``every``-th one) in epoch order, fetching ``page_size`` at a time.
+        The val_ measures are null for a job without validation."""
         params = {"limit": page_size, "every": every}
         yield from self._pages(f"/api/v1/jobs/{job_id}/losses", params)
 
@@ -208,8 +209,10 @@ class Client:
 
         ``on_progress`` is called once per progress event: one per batch of epochs the worker
         saved (every few hundred milliseconds), not once per epoch. Its argument holds the newest
-        ``epoch``, ``epochs``, ``loss`` and ``accuracy``, and ``points``: ``[epoch, loss,
-        accuracy]`` rows of the batch's epochs (at most 500, evenly spaced, the newest last).
+        ``epoch``, ``epochs``, ``loss``, ``accuracy``, ``rmse``, ``val_loss``, ``val_accuracy``
+        and ``val_rmse``, and ``points``: ``[epoch, loss, accuracy, rmse, val_loss,
+        val_accuracy, val_rmse]`` rows of the batch's epochs (at most 500, evenly spaced, the
+        newest last).
         """
         for event in self.events(job_id, timeout=timeout):
             if event.event == "epoch" and on_progress is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.spec import GeneratedData, InlineData, JobSpec, StoredData
+from engine.validation_spec import InlineValidation, StoredValidation
 
 BYTES_PER_PARAMETER_SAMPLE = 64
 
@@ -47,4 +48,10 @@ def estimate(spec: JobSpec) -> Cost:
     else:
         raise ValueError("a dataset's cost is known once the service has looked it up")
     batch = min(spec.training.batch_size or samples, samples)
+    # Validation samples are scored every epoch too (forward only, in chunks of a batch at most).
+    v = d.validation
+    if isinstance(v, InlineValidation):
+        samples += len(v.inputs)
+    elif isinstance(v, StoredValidation):
+        samples += v.samples
     return Cost(spec.model.parameter_count(), samples, batch, spec.training.epochs)

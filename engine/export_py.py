@@ -75,11 +75,14 @@ def to_python(weights: dict[str, Any], job_id: str | None = None, spec: Any = No
     used = dict.fromkeys(layer["activation"] for layer in layers)
     parts += ["\n" + SOURCES[name] for name in used]
     parts.append(f"\n\nINPUTS = {nin}\n")
+    stats = weights.get("normalize")
+    if stats is not None:
+        parts += _normalize_source(stats)
     last = len(layers)
     for i, layer in enumerate(layers, start=1):
         role = "Output layer" if i == last else f"Hidden layer {i}"
         parts += _layer_source(i, role, layer, widths[i - 1])
-    parts.append(_predict_source(len(layers), widths[-1]))
+    parts.append(_predict_source(len(layers), widths[-1], stats is not None))
     return "".join(parts)
 
 
@@ -142,8 +145,22 @@ def _layer_source(i: int, role: str, layer: dict[str, Any], nin: int) -> list[st
     ]
 
 
-def _predict_source(count: int, nout: int) -> str:
+def _normalize_source(stats: dict[str, Any]) -> list[str]:
+    # The training split's statistics, applied as engine.standardize applies them.
+    return [
+        "\n# The model was trained on standardized inputs: raw ones become (x - mean) / std.\n",
+        f"MEANS = [\n{_numbers(stats['mean'], ' ' * 4)},\n]\n",
+        f"STDS = [\n{_numbers(stats['std'], ' ' * 4)},\n]\n",
+        "\n\n",
+        "def normalize(x):\n",
+        '    """Each input less its training mean, over its training deviation."""\n',
+        "    return [(x_j - m) / s for x_j, m, s in zip(x, MEANS, STDS)]\n",
+    ]
+
+
+def _predict_source(count: int, nout: int, normalized: bool = False) -> str:
     calls = "".join(f"        x = layer_{i}(x)\n" for i in range(1, count + 1))
+    first = "        x = normalize(x)\n" if normalized else ""
     if nout == 1:
         result, shape = "[y[0] for y in outputs]", "a number per row"
     else:
@@ -157,6 +174,7 @@ def _predict_source(count: int, nout: int) -> str:
         "        if len(row) != INPUTS:\n"
         '            raise ValueError(f"each row needs {INPUTS} numbers, not {len(row)}")\n'
         "        x = [float(v) for v in row]\n"
+        f"{first}"
         f"{calls}"
         "        outputs.append(x)\n"
         f"    return {result}\n"

@@ -126,6 +126,10 @@ def _read(hint: Any, raw: Any, path: str, rules: Mapping[str, Any]) -> Any:
         return _dataclass(hint, raw, path)
     if hint is int or hint is float:
         return _number(hint, raw, path, rules)
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        raise SpecError(f"{_where(path)} must be true or false, got {_shown(raw)}", path)
     if hint is str:
         return _string(raw, path, rules)
     raise TypeError(f"engine.reader has no reading for {hint!r}")

@@ -1,9 +1,11 @@
 """The job spec, defined once: frozen dataclasses with their defaults, docs and constraints.
 
     {"model": {"inputs": 3, "layers": [4, 4, 1], "activation": "tanh", "output_activation": "tanh"},
-     "data": {"inputs": [[...], ...], "targets": [...]}   or   {"generator": "moons", ...},
+     "data": {"inputs": [[...], ...], "targets": [...]}   or   {"generator": "moons", ...}
+             or {"dataset": id}, each with "validation" and "normalize" (engine.validation_spec),
      "training": {"epochs": 20, "learning_rate": 0.01, "loss": "sum_squared", "optimizer": "sgd",
-                  "schedule": "constant", "l2": 0.0, "batch_size": null, "seed": 0}}
+                  "schedule": "constant", "l2": 0.0, "batch_size": null, "seed": 0,
+                  "early_stopping": null}}
 
 Every field is optional but data's own; the defaults reproduce the notebook. Constraints sit in
 field metadata in pydantic Field's keywords, so two readers apply the same rules: engine.reader
@@ -27,11 +29,23 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from engine import data
 from engine.activations import ACTIVATIONS
 from engine.errors import SpecError
-from engine.losses import CLASS_LABELS, LABELS, OUTPUT_ACTIVATIONS
+from engine.losses import CLASS_LABELS, CLASSIFIERS, LABELS, OUTPUT_ACTIVATIONS
 from engine.reader import PYDANTIC_CONFIG, Each, plain, read
+from engine.sample_checks import DataShape, check_integer_labels, check_labels, check_validation
 from engine.training_spec import TrainingSpec
-
-MAX_SAMPLES = 100_000
+from engine.validation_spec import (
+    MAX_SAMPLES,
+    NORMALIZE_DOC,
+    SAMPLES,
+    VALIDATION_DOC,
+    Normalize,
+    Row,
+    Targets,
+    Validation,
+    options_json,
+    target_rows,
+    targets_json,
+)
 
 if TYPE_CHECKING:  # mypy sees plain names; at runtime each is the Literal of its registry
     Activation = str
@@ -41,10 +55,6 @@ else:
     GeneratorName = Literal[tuple(data.GENERATORS)]
 
 Width = Annotated[int, Each(ge=1)]
-# fail_fast (read by pydantic, ignored by engine.reader): a list stops at its first bad item, so
-# a huge invalid body costs one error, not one error object per bad number (issue 12 item 2).
-Row = Annotated[tuple[float, ...], Each(min_length=1, fail_fast=True)]
-_SAMPLES = {"min_length": 1, "max_length": MAX_SAMPLES}
 
 
 @dataclass(frozen=True)
@@ -77,15 +87,16 @@ class InlineData:
     """Samples given in the request: one input row and one target (or target row) per sample."""
 
     __pydantic_config__ = PYDANTIC_CONFIG
-    inputs: tuple[Row, ...] = field(metadata={**_SAMPLES, "fail_fast": True})
+    inputs: tuple[Row, ...] = field(metadata={**SAMPLES, "fail_fast": True})
     targets: Targets = field(
-        metadata={**_SAMPLES, "description": "a number per sample, or a list (one per output)"}
+        metadata={**SAMPLES, "description": "a number per sample, or a list (one per output)"}
     )
+    validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
+    normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
 
     def __post_init__(self) -> None:
         # A flat list is one target per sample: each becomes a row of one.
-        if self.targets and not isinstance(self.targets[0], tuple):
-            object.__setattr__(self, "targets", tuple((t,) for t in self.targets))
+        object.__setattr__(self, "targets", target_rows(self.targets))
 
     @property
     def width(self) -> int:
@@ -94,9 +105,12 @@ class InlineData:
 
     def to_dict(self) -> dict[str, Any]:
         """Inputs and targets as lists; single targets as the flat list people write."""
-        single = all(len(row) == 1 for row in self.targets)
-        targets = [row[0] if single else list(row) for row in self.targets]
-        return {"inputs": [list(row) for row in self.inputs], "targets": targets}
+        inputs = [list(row) for row in self.inputs]
+        return {
+            "inputs": inputs,
+            "targets": targets_json(self.targets),
+            **options_json(self.validation, self.normalize),
+        }
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,8 @@ class GeneratedData:
             "description": "classes to draw (spiral and blobs; the others draw 2)",
         },
     )
+    validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
+    normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
 
     def __post_init__(self) -> None:
         if self.generator in data.FIXED:
@@ -134,12 +150,13 @@ class GeneratedData:
 
     def to_dict(self) -> dict[str, Any]:
         """The generator and the settings it uses."""
+        options = options_json(self.validation, self.normalize)
         if self.generator in data.FIXED:
-            return {"generator": self.generator}
+            return {"generator": self.generator, **options}
         settings = {"generator": self.generator, "samples": self.samples, "noise": self.noise}
         if self.generator in data.MULTICLASS:
             settings["classes"] = self.classes
-        return settings
+        return {**settings, **options}
 
 
 @dataclass(frozen=True)
@@ -151,6 +168,8 @@ class DatasetData:
     dataset: str = field(
         metadata={"min_length": 1, "max_length": 64, "description": "a dataset's id"}
     )
+    validation: Validation | None = field(default=None, metadata=VALIDATION_DOC)
+    normalize: Normalize | None = field(default=None, metadata=NORMALIZE_DOC)
 
     @property
     def width(self) -> int | None:
@@ -159,7 +178,7 @@ class DatasetData:
 
     def to_dict(self) -> dict[str, Any]:
         """The dataset's id: its rows are stored once, with the dataset, never in a job."""
-        return {"dataset": self.dataset}
+        return {"dataset": self.dataset, **options_json(self.validation, self.normalize)}
 
 
 @dataclass(frozen=True)
@@ -177,13 +196,8 @@ class StoredData(DatasetData):
 
 
 if TYPE_CHECKING:  # the normal form, which __post_init__ leaves in every instance
-    Targets = tuple[Row, ...]
     DataField = InlineData | GeneratedData | DatasetData
 else:  # the forms a spec may use
-    Targets = (
-        Annotated[tuple[float, ...], Each(fail_fast=True)]
-        | Annotated[tuple[Row, ...], Each(fail_fast=True)]
-    )
     DataField = InlineData | GeneratedData | DatasetData | None
 
 
@@ -220,7 +234,7 @@ class JobSpec:
                 raise SpecError(message, "data.targets")
             outputs = _same_widths(d.targets, "data.targets")
             if loss in LABELS:
-                _labels(d.targets, loss)
+                check_labels(d.targets, loss)
         elif isinstance(d, StoredData):
             _dataset_classes(d, loss)
         elif isinstance(d, DatasetData):
@@ -240,6 +254,8 @@ class JobSpec:
         if model.output_activation != needed:
             message = f"model.output_activation must be {needed!r} for {loss}"
             raise SpecError(message, "model.output_activation")
+        shape = DataShape(d.width, _samples(d), d.classes if isinstance(d, StoredData) else None)
+        check_validation(d.validation, shape, loss, outputs, model.layers[-1])
         # A plain JobSpec: a subclass's own fields (the API's name) are not the engine's.
         return JobSpec(model, d, self.training)
 
@@ -251,15 +267,6 @@ class JobSpec:
 def parse_spec(spec: Mapping[str, Any] | JobSpec) -> JobSpec:
     """Read a job spec (parsed JSON, or a JobSpec) and check it; SpecError names the field."""
     return (spec if isinstance(spec, JobSpec) else read(JobSpec, spec)).checked()
-
-
-def _labels(targets: tuple[tuple[float, ...], ...], loss: str) -> None:
-    # A classifying loss takes only its two labels as targets.
-    labels = LABELS[loss]
-    for i, row in enumerate(targets):
-        if any(t not in labels for t in row):
-            message = f"{loss} needs labels {labels[0]:g} or {labels[1]:g}"
-            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
 
 
 def _classes(d: GeneratedData, loss: str) -> None:
@@ -274,10 +281,23 @@ def _classes(d: GeneratedData, loss: str) -> None:
 
 def _dataset_classes(d: StoredData, loss: str) -> None:
     # A classification dataset labels its rows 0..k-1: a binary loss takes 2 classes (the worker
-    # maps 0/1 to the loss's labels). Numeric targets are checked row by row, once inline.
+    # maps 0/1 to the loss's labels). Numeric targets are a regression's: no classifying loss.
+    if d.classes is None and loss in CLASSIFIERS:
+        message = (
+            f"dataset {d.dataset} has a numeric target (regression), which {loss} cannot "
+            "classify: upload the target as class names, or use a regression loss"
+        )
+        raise SpecError(message, "data.dataset")
     if d.classes is not None and d.classes != 2 and loss in LABELS:
         message = f"training.loss must be 'cross_entropy' for {d.classes} classes, not {loss!r}"
         raise SpecError(message, "training.loss")
+
+
+def _samples(d: DataField) -> int:
+    if isinstance(d, InlineData):
+        return len(d.inputs)
+    assert isinstance(d, GeneratedData | StoredData)
+    return d.samples
 
 
 def _class_labels(k: int, d: DataField, loss: str) -> None:
@@ -296,13 +316,7 @@ def _class_labels(k: int, d: DataField, loss: str) -> None:
             raise SpecError(message, "model.layers")
         return
     assert isinstance(d, InlineData)
-    for i, row in enumerate(d.targets):
-        if len(row) != 1:
-            message = f"{loss} takes one class label per sample, not {len(row)} targets"
-            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
-        if not (float(row[0]).is_integer() and 0 <= row[0] < k):  # 1.0 is label 1; 1.5 none
-            message = f"{loss} needs an integer label from 0 to {k - 1}, got {row[0]:g}"
-            raise SpecError(f"data.targets.{i}: {message}", f"data.targets.{i}")
+    check_integer_labels(d.targets, k, loss, "data.targets")
 
 
 def _same_widths(rows: tuple[tuple[float, ...], ...], where: str) -> int:

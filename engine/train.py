@@ -8,8 +8,17 @@ exactly the value that was differentiated), and its accuracy (or, for the square
 root-mean-square error) counts every sample of the epoch, each scored with the weights its batch
 saw.
 
+Validation (data.validation): after each epoch's updates, the model scores the validation
+samples with the weights the epoch ended with: val_loss (the same loss, with the same L2
+penalty, so the two curves compare), and val_accuracy or val_rmse as above. Normalization
+(data.normalize) standardizes every input by the training split's statistics, which the weights
+document keeps. Early stopping (training.early_stopping) watches val_loss, or the training loss
+without validation, and ends training early (engine.early_stopping); with restore_best the
+weights are those the best epoch ended with.
+
 Randomness: the weights come from random.Random(seed), first, so the default job reproduces the
-notebook; the data and the shuffles use their own streams derived from the seed.
+notebook; the data, the validation split and the shuffles use their own streams derived from
+the seed.
 """
 
 from __future__ import annotations
@@ -17,16 +26,20 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
-from engine import data, optim, weights
+from engine import data, optim, standardize, weights
+from engine.early_stopping import EarlyStopping
 from engine.errors import NonFiniteError, SpecError, TrainingError
+from engine.holdout import split
 from engine.losses import CLASSIFIERS, LOSSES, ON_LOGITS, correct, l2_penalty, squared_errors
 from engine.nn import MLP, Pass
 from engine.spec import GeneratedData, InlineData, JobSpec, parse_spec
 from engine.training_spec import hyperparameters
+from engine.validation_spec import HoldOut, InlineValidation
+from engine.value import Value
 
 CHECKPOINT_FORMAT = "gradyard.checkpoint/1"
 _data = attrgetter("data")
@@ -36,12 +49,27 @@ Batch = tuple[list[list[float]], list[list[float]]]
 
 @dataclass(frozen=True)
 class EpochStats:
-    """What one epoch measured: accuracy for the classifying losses, rmse for the others."""
+    """What one epoch measured: accuracy for the classifying losses, rmse for the others; the
+    same on the validation samples, if any."""
 
     epoch: int
     loss: float
     accuracy: float | None
     rmse: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    val_rmse: float | None = None
+
+    def metrics(self) -> dict[str, float]:
+        """The measures besides the loss that this epoch has, by name."""
+        named = {
+            "accuracy": self.accuracy,
+            "rmse": self.rmse,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+            "val_rmse": self.val_rmse,
+        }
+        return {k: v for k, v in named.items() if v is not None}
 
 
 @dataclass
@@ -57,6 +85,8 @@ class TrainResult:
     weights: dict[str, Any]
     epochs_run: int
     stopped: bool
+    stopped_epoch: int | None = None  # where early stopping ended training
+    best_epoch: int | None = None  # the epoch early stopping found best
 
 
 class Training:
@@ -71,7 +101,15 @@ class Training:
         self._model = MLP(
             m.inputs, m.layers, m.activation, m.output_activation, rng=random.Random(t.seed)
         )
-        self._inputs, self._targets = samples(s)
+        self._inputs, self._targets, self._val = _parts(s)
+        self._normalize = None
+        if s.data.normalize == "standard":
+            self._normalize = standardize.statistics(self._inputs)
+            self._inputs = standardize.apply(self._normalize, self._inputs)
+            if self._val is not None:
+                self._val = (standardize.apply(self._normalize, self._val[0]), self._val[1])
+        stopping = t.early_stopping
+        self._stopping = EarlyStopping(stopping.patience, stopping.min_delta) if stopping else None
         self._shuffle = random.Random(f"{t.seed}:shuffle")
         self._params = self._model.parameters()
         optimizer = optim.OPTIMIZERS[t.optimizer.name]
@@ -91,8 +129,18 @@ class Training:
 
     @property
     def done(self) -> bool:
-        """Whether every epoch has run."""
-        return self.epoch >= self.total_epochs
+        """Whether every epoch has run, or early stopping has ended training."""
+        return self.epoch >= self.total_epochs or self.stopped_epoch is not None
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        """The epoch at which early stopping ended training, or None."""
+        return self._stopping.stopped_epoch if self._stopping else None
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch of the least watched loss so far, under early stopping; else None."""
+        return self._stopping.best_epoch if self._stopping else None
 
     def run_epoch(self) -> EpochStats:
         """Run the next epoch; TrainingError naming it if the loss or weights turn non-finite."""
@@ -116,8 +164,19 @@ class Training:
         self.epoch = epoch
         scored = len(self._targets) * len(self._targets[0])
         if self._classify:
-            return EpochStats(epoch, loss, sum(scores) / scored)
-        return EpochStats(epoch, loss, None, math.sqrt(math.fsum(scores) / scored))
+            stats = EpochStats(epoch, loss, sum(scores) / scored)
+        else:
+            stats = EpochStats(epoch, loss, None, math.sqrt(math.fsum(scores) / scored))
+        if self._val is not None:
+            try:
+                val_loss, val_accuracy, val_rmse = self._evaluate(*self._val)
+            except NonFiniteError as e:
+                raise TrainingError(epoch, f"validation: {e}") from e
+            stats = replace(stats, val_loss=val_loss, val_accuracy=val_accuracy, val_rmse=val_rmse)
+        if self._stopping is not None:
+            watched = stats.loss if stats.val_loss is None else stats.val_loss
+            self._stopping.update(epoch, watched, [p.data for p in self._params])
+        return stats
 
     def checkpoint(self) -> dict[str, Any]:
         """The state at this epoch boundary as JSON: resume=checkpoint continues bit for bit."""
@@ -125,14 +184,49 @@ class Training:
         return {
             "format": CHECKPOINT_FORMAT,
             "epoch": self.epoch,
-            "weights": self.weights(),
+            "weights": weights.dump(self._model, self._normalize),
             "optimizer": self._optimizer.state(),
             "rng": {"version": version, "state": list(internal), "gauss_next": gauss_next},
+            "early_stopping": self._stopping.state() if self._stopping else None,
         }
 
     def weights(self) -> dict[str, Any]:
-        """The model's current weights document (see engine.weights)."""
-        return weights.dump(self._model)
+        """The model's weights document (see engine.weights): the current weights, or under
+        early stopping with restore_best those the best epoch ended with."""
+        document = weights.dump(self._model, self._normalize)
+        stopping = self._spec.training.early_stopping
+        if stopping and stopping.restore_best and self._stopping and self._stopping.best_weights:
+            document = weights.dump(self._best_model(), self._normalize)
+        return document
+
+    def _best_model(self) -> MLP:
+        # A copy of the model holding the best epoch's parameters, in parameters() order.
+        assert self._stopping is not None and self._stopping.best_weights is not None
+        model = weights.load_mlp(weights.dump(self._model))
+        for p, w in zip(model.parameters(), self._stopping.best_weights, strict=True):
+            p.data = w
+        return model
+
+    def _evaluate(
+        self, xs: list[list[float]], ys: list[list[float]]
+    ) -> tuple[float, float | None, float | None]:
+        # The validation samples through the current weights, no graph kept: the outputs in
+        # chunks no larger than a training batch (so memory stays within the job's budget), then
+        # the loss over them as constants, plus the same L2 penalty as the training loss.
+        size = self._spec.training.batch_size or len(self._inputs)
+        outputs: list[list[float]] = []
+        for i in range(0, len(xs), size):
+            chunk = self._model.forward(xs[i : i + size], logits=self._logits)
+            outputs += [[y.data for y in o] for o in chunk]
+        loss = self._loss([[Value(y) for y in o] for o in outputs], ys).data
+        l2 = self._spec.training.l2
+        if l2:
+            loss += l2_penalty(self._params, l2).data
+        scored = len(ys) * len(ys[0])
+        if self._classify:
+            right = correct(self._spec.training.loss, outputs, ys) or 0
+            return loss, right / scored, None
+        return loss, None, math.sqrt(squared_errors(outputs, ys) / scored)
 
     def _batches(self) -> Iterator[Batch]:
         size = self._spec.training.batch_size
@@ -181,6 +275,9 @@ class Training:
             raise SpecError(f"resume: epoch {epoch} is outside 0..{self.total_epochs}")
         self._load_weights(weights.load_mlp(checkpoint.get("weights")))  # type: ignore[arg-type]
         self._optimizer.load_state(checkpoint.get("optimizer"))  # type: ignore[arg-type]
+        stopping = checkpoint.get("early_stopping")
+        if self._stopping is not None and stopping is not None:
+            self._stopping.load_state(stopping)
         rng = checkpoint.get("rng")
         try:
             state = (rng["version"], tuple(rng["state"]), rng["gauss_next"])  # type: ignore[index]
@@ -198,8 +295,26 @@ class Training:
             p.data = q.data
 
 
+def _parts(spec: JobSpec) -> tuple[list[list[float]], list[list[float]], Batch | None]:
+    # The training inputs and targets, and the validation samples (None without validation).
+    xs, ys = samples(spec)
+    v = spec.data.validation
+    if isinstance(v, InlineValidation):
+        return xs, ys, ([list(x) for x in v.inputs], [list(y) for y in v.targets])
+    if not isinstance(v, HoldOut):
+        return xs, ys, None
+    stratify = spec.training.loss in CLASSIFIERS
+    labels = [tuple(y) for y in ys] if stratify else None
+    train, held = split(labels, len(xs), v.fraction, spec.training.seed)
+    return (
+        [xs[i] for i in train],
+        [ys[i] for i in train],
+        ([xs[i] for i in held], [ys[i] for i in held]),
+    )
+
+
 def samples(spec: JobSpec) -> Batch:
-    """A checked spec's training inputs and targets (generated data drawn from its seed)."""
+    """A checked spec's inputs and targets, all of them (generated data drawn from its seed)."""
     d, t = spec.data, spec.training
     if isinstance(d, InlineData):
         return [list(x) for x in d.inputs], [list(y) for y in d.targets]
@@ -228,6 +343,13 @@ def train(
         losses.append(stats.loss)
         accuracies.append(stats.accuracy)
         if on_epoch is not None:
-            metrics = {"accuracy": stats.accuracy, "rmse": stats.rmse}
-            on_epoch(stats.epoch, stats.loss, {k: v for k, v in metrics.items() if v is not None})
-    return TrainResult(losses, accuracies, training.weights(), training.epoch, stopped)
+            on_epoch(stats.epoch, stats.loss, stats.metrics())
+    return TrainResult(
+        losses,
+        accuracies,
+        training.weights(),
+        training.epoch,
+        stopped,
+        training.stopped_epoch,
+        training.best_epoch,
+    )

@@ -69,6 +69,21 @@ class LinearDecay:
     final_fraction: float = field(default=optim.DEFAULT_FINAL_FRACTION, metadata={"ge": 0, "le": 1})
 
 
+@dataclass(frozen=True)
+class EarlyStoppingSpec:
+    """Stop once the validation loss (the training loss without validation) has not improved by
+    more than min_delta for `patience` epochs; restore_best keeps the best epoch's weights."""
+
+    __pydantic_config__ = PYDANTIC_CONFIG
+    patience: int = field(metadata={"ge": 1, "description": "epochs without improvement"})
+    min_delta: float = field(
+        default=0.0, metadata={"ge": 0, "description": "the least decrease that improves"}
+    )
+    restore_best: bool = field(
+        default=True, metadata={"description": "store the best epoch's weights, not the last"}
+    )
+
+
 Optimizer = Sgd | Momentum | Adam
 Schedule = Constant | LinearDecay
 BY_NAME = Tagged("name")
@@ -106,6 +121,9 @@ class TrainingSpec:
     seed: int = field(
         default=0,
         metadata={"ge": 0, "lt": 2**63, "description": "seeds the weights, data and batches"},
+    )
+    early_stopping: EarlyStoppingSpec | None = field(
+        default=None, metadata={"description": "null (the default): train every epoch"}
     )
 
     def __post_init__(self) -> None:

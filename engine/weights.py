@@ -1,7 +1,11 @@
 """A trained MLP as JSON (shape, activations, every weight), and prediction from it without a graph.
 
     {"format": "gradyard.mlp/1", "inputs": 3,
-     "layers": [{"activation": "tanh", "weights": [[w, ...] per neuron], "biases": [b, ...]}, ...]}
+     "layers": [{"activation": "tanh", "weights": [[w, ...] per neuron], "biases": [b, ...]}, ...],
+     "normalize": {"mean": [m, ...], "std": [s, ...]}}
+
+"normalize" is there when the job standardized its inputs (engine.standardize): predict() applies
+it to raw inputs first, x' = (x - mean) / std, exactly as training did.
 
 Floats are written as Python floats, which json writes as their shortest repr, so they read back
 bit for bit.
@@ -17,6 +21,7 @@ from typing import Any
 from engine.activations import ACTIVATIONS, Activation
 from engine.errors import NonFiniteError, SpecError
 from engine.nn import MLP
+from engine.standardize import apply
 
 FORMAT = "gradyard.mlp/1"
 
@@ -24,8 +29,9 @@ FORMAT = "gradyard.mlp/1"
 Plan = list[tuple[Activation, list[tuple[list[float], float]]]]
 
 
-def dump(mlp: MLP) -> dict[str, Any]:
-    """The model's weights document."""
+def dump(mlp: MLP, normalize: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """The model's weights document (with the input statistics it standardizes by, if any)."""
+    extra = {"normalize": normalize} if normalize is not None else {}
     return {
         "format": FORMAT,
         "inputs": mlp.nin,
@@ -37,6 +43,7 @@ def dump(mlp: MLP) -> dict[str, Any]:
             }
             for layer in mlp.layers
         ],
+        **extra,
     }
 
 
@@ -64,11 +71,14 @@ def predict(
     """
     plan = _plan(weights)
     nin = weights["inputs"]
+    stats = weights.get("normalize")
     outs = []
     for i, x in enumerate(inputs):
         if len(x) != nin or not all(_is_number(v) for v in x):
             raise SpecError(f"inputs[{i}] must be {nin} finite numbers")
         h = [float(v) for v in x]
+        if stats is not None:
+            h = apply(stats, [h])[0]
         for act, neurons in plan:
             # The same sum, in the same order, as the graph's fused neuron: bit-identical.
             zs = [sum(map(mul, w, h), b) for w, b in neurons]
@@ -96,6 +106,7 @@ def _plan(weights: Any) -> Plan:
         raise SpecError("weights: inputs must be a positive integer")
     if not isinstance(layers, list) or not layers:
         raise SpecError("weights: layers must be a non-empty list")
+    _check_normalize(weights.get("normalize", None), nin)
     plan: Plan = []
     for i, layer in enumerate(layers):
         where = f"weights: layers[{i}]"
@@ -114,6 +125,21 @@ def _plan(weights: Any) -> Plan:
         plan.append((ACTIVATIONS[layer["activation"]], neurons))
         nin = len(bs)
     return plan
+
+
+def _check_normalize(stats: Any, nin: int) -> None:
+    # Absent, or a mean and a positive deviation per input.
+    if stats is None:
+        return
+    where = "weights: normalize"
+    if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
+        raise SpecError(f"{where} must hold a mean and a std per input")
+    for name in ("mean", "std"):
+        column = stats[name]
+        if not isinstance(column, list) or len(column) != nin or not all(map(_is_number, column)):
+            raise SpecError(f"{where}: {name} must be {nin} finite numbers")
+    if not all(s > 0 for s in stats["std"]):
+        raise SpecError(f"{where}: std must be positive")
 
 
 def _is_number(x: object) -> bool:

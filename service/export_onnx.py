@@ -1,4 +1,5 @@
-"""A trained MLP as an ONNX model: per layer a Gemm (x W^T + b), then its activation's operator.
+"""A trained MLP as an ONNX model: per layer a Gemm (x W^T + b), then its activation's operator;
+first, for a model trained on standardized inputs, a Sub and a Div by its statistics.
 
 The weights document (engine/weights.py) is the source; the job id and spec travel in the
 model's metadata_props. float64 by default, so onnxruntime agrees with /predict to rounding;
@@ -33,6 +34,14 @@ def to_onnx(
     np_type, onnx_type = DTYPES[dtype]
     nodes, initializers = [], []
     current = "input"
+    stats = weights.get("normalize")
+    if stats is not None:  # the model takes raw inputs: (x - mean) / std first, as /predict
+        mean = numpy_helper.from_array(np.array(stats["mean"], dtype=np_type), "normalize.mean")
+        std = numpy_helper.from_array(np.array(stats["std"], dtype=np_type), "normalize.std")
+        initializers += [mean, std]
+        nodes.append(helper.make_node("Sub", [current, mean.name], ["normalize.centred"]))
+        nodes.append(helper.make_node("Div", ["normalize.centred", std.name], ["normalize.x"]))
+        current = "normalize.x"
     layers = weights["layers"]
     for i, layer in enumerate(layers, start=1):
         activation = layer["activation"]

@@ -63,7 +63,8 @@ LAST_EVENT_ID = {
 TEXT = {"type": "string"}
 EVENTS_DESCRIPTION = (
     "`status` events carry {status, epoch, epochs, error}; `epoch` events carry {epoch, epochs, "
-    "loss, accuracy, points}, where points lists [epoch, loss, accuracy] for the epochs persisted "
+    "loss, accuracy, rmse, val_loss, val_accuracy, val_rmse, points}, where points lists [epoch, "
+    "loss, accuracy, rmse, val_loss, val_accuracy, val_rmse] for the epochs persisted "
     "since the last epoch event (at most 500, evenly spaced, ending with the newest). Event ids "
     "are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or repeat. "
     "Comment lines keep the connection alive. Each owner may have MAX_STREAMS_PER_OWNER streams "

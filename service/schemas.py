@@ -35,6 +35,12 @@ class JobSummary(BaseModel):
     progress: Progress
     latest_loss: float | None
     latest_accuracy: float | None
+    stopped_epoch: int | None = Field(
+        description="the epoch at which early stopping ended training; null: it did not"
+    )
+    best_epoch: int | None = Field(
+        description="under early stopping, the epoch of the least watched (validation) loss"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -60,12 +66,24 @@ class LayerWeights(BaseModel):
     biases: list[float]
 
 
+class Standardization(BaseModel):
+    """The training split's statistics a model standardizes its raw inputs by."""
+
+    mean: list[float]
+    std: list[float]
+
+
 class WeightsOut(BaseModel):
     """The engine's weights document (engine/weights.py), what /predict and the exports run."""
 
     format: str = Field(description="gradyard.mlp/1")
     inputs: int
     layers: list[LayerWeights]
+    normalize: Standardization | None = Field(
+        default=None,
+        description="present when the job standardized its inputs: predict takes raw inputs "
+        "and applies (x - mean) / std first",
+    )
 
 
 class JobPage(BaseModel):
@@ -79,6 +97,11 @@ class LossPoint(BaseModel):
     loss: float
     accuracy: float | None = Field(description="classifiers: the epoch's training accuracy")
     rmse: float | None = Field(description="regression: the epoch's root-mean-square error")
+    val_loss: float | None = Field(
+        description="with validation: the loss on the validation samples after the epoch"
+    )
+    val_accuracy: float | None = Field(description="classifiers with validation: their accuracy")
+    val_rmse: float | None = Field(description="regression with validation: their rmse")
 
 
 class LossPage(BaseModel):
@@ -178,6 +201,8 @@ def job_summary(job: Job) -> dict[str, Any]:
         "progress": _progress(job),
         "latest_loss": job.latest_loss,
         "latest_accuracy": job.latest_accuracy,
+        "stopped_epoch": job.stopped_epoch,
+        "best_epoch": job.best_epoch,
         "created_at": _time(job.created_at),
         "started_at": _time(job.started_at),
         "finished_at": _time(job.finished_at),

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from engine import spec as engine_spec
 from engine.cost import BYTES_PER_PARAMETER_SAMPLE, Cost, estimate
+from engine.validation_spec import StoredValidation
 from store.settings import Settings
 
 MAX_LABELS = 16
@@ -55,6 +56,13 @@ def check_limits(spec: engine_spec.JobSpec, settings: Settings) -> Cost:
     The work budget (engine/cost.py) is checked before anything is stored: the graph's memory
     and the total work, besides the plain sizes.
     """
+    for where, dataset in _datasets(spec):
+        if dataset.samples > settings.max_samples:
+            message = (
+                f"dataset {dataset.dataset} has {dataset.samples} rows, over the limit of "
+                f"{settings.max_samples} (MAX_SAMPLES)"
+            )
+            raise LimitExceeded(where, message)
     cost = estimate(spec)
     sizes = [
         ("model.layers", "parameters", cost.parameters, settings.max_parameters, "MAX_PARAMETERS"),
@@ -82,6 +90,18 @@ def check_limits(spec: engine_spec.JobSpec, settings: Settings) -> Cost:
             f"over the limit of {settings.max_work} (MAX_WORK)",
         )
     return cost
+
+
+def _datasets(
+    spec: engine_spec.JobSpec,
+) -> list[tuple[str, engine_spec.StoredData | StoredValidation]]:
+    # The stored datasets a (looked up) spec uses, by the field that names each.
+    found: list[tuple[str, engine_spec.StoredData | StoredValidation]] = []
+    if isinstance(spec.data, engine_spec.StoredData):
+        found.append(("data.dataset", spec.data))
+    if isinstance(spec.data.validation, StoredValidation):
+        found.append(("data.validation.dataset", spec.data.validation))
+    return found
 
 
 def _bytes(count: int) -> str:

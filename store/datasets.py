@@ -6,14 +6,16 @@ Every function takes the caller's session; the caller owns the transaction.
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from engine.errors import SpecError
 from engine.losses import LABELS
-from engine.spec import StoredData
+from engine.spec import DataField, DatasetData, StoredData
+from engine.validation_spec import StoredValidation, ValidationDataset
 from store.jobs import newest_first_page
 from store.models import Dataset, Job, utcnow
 from store.status import ACTIVE
@@ -108,29 +110,62 @@ def load_rows(session: Session, dataset_id: str) -> tuple[Dataset, list[list[flo
     return dataset, inputs, unpack(dataset.targets).tolist()
 
 
-def stored_data(session: Session, dataset_id: str, owner: str) -> StoredData | None:
-    """The owner's dataset as the engine's spec checks it (its shape), or None."""
+def looked_up(session: Session, data: DataField, owner: str) -> DataField:
+    """``data`` with the owner's stored datasets (to train on, to validate on) as the engine's
+    spec checks them: their shapes in place of their ids. SpecError naming the field at fault
+    for a dataset that is not there, or a validation dataset of other classes."""
+    trained_on = None
+    if isinstance(data, DatasetData) and not isinstance(data, StoredData):
+        trained_on = _owned(session, data.dataset, owner, "data.dataset")
+        classes = len(trained_on.classes) if trained_on.classes is not None else None
+        rows, features = trained_on.rows, trained_on.features
+        data = StoredData(data.dataset, data.validation, data.normalize, rows, features, classes)
+    v = data.validation
+    if isinstance(v, ValidationDataset) and not isinstance(v, StoredValidation):
+        where = "data.validation.dataset"
+        dataset = _owned(session, v.dataset, owner, where)
+        names = dataset.classes
+        if trained_on is not None and names and trained_on.classes and names != trained_on.classes:
+            message = (
+                f"dataset {v.dataset} has classes {names}; the training dataset has "
+                f"{trained_on.classes}"
+            )
+            raise SpecError(message, where)
+        count = len(names) if names is not None else None
+        stored = StoredValidation(v.dataset, dataset.rows, dataset.features, count)
+        data = replace(data, validation=stored)
+    return data
+
+
+def _owned(session: Session, dataset_id: str, owner: str, where: str) -> Dataset:
     dataset = get_dataset(session, dataset_id, owner)
     if dataset is None:
-        return None
-    classes = len(dataset.classes) if dataset.classes is not None else None
-    return StoredData(dataset.id, dataset.rows, dataset.features, classes)
+        raise SpecError(f"no dataset {dataset_id}", where)
+    return dataset
 
 
 def inline_spec(session: Session, spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``spec`` with a stored dataset's rows in place of its id (any other spec as it is).
+    """``spec`` with its stored datasets' rows in place of their ids (any other spec as it is).
 
     A classification dataset labels its rows 0..k-1; a two-label loss gets its own labels.
     """
-    data = spec.get("data") or {}
-    if "dataset" not in data:
-        return spec
-    dataset, inputs, targets = load_rows(session, data["dataset"])
+    data = dict(spec.get("data") or {})
     loss = spec["training"]["loss"]
+    if "dataset" in data:
+        data.update(_rows(session, data.pop("dataset"), loss))
+    validation = data.get("validation") or {}
+    if "dataset" in validation:
+        data["validation"] = _rows(session, validation["dataset"], loss)
+    return {**spec, "data": data}
+
+
+def _rows(session: Session, dataset_id: str, loss: str) -> dict[str, Any]:
+    # A dataset's inputs and targets, as a spec gives them inline.
+    dataset, inputs, targets = load_rows(session, dataset_id)
     if dataset.classes is not None and loss in LABELS:
         labels = LABELS[loss]
         targets = [labels[int(t)] for t in targets]
-    return {**spec, "data": {"inputs": inputs, "targets": targets}}
+    return {"inputs": inputs, "targets": targets}
 
 
 def delete_dataset(session: Session, dataset_id: str, owner: str | None) -> bool:
@@ -141,7 +176,10 @@ def delete_dataset(session: Session, dataset_id: str, owner: str | None) -> bool
     dataset = get_dataset(session, dataset_id, owner)
     if dataset is None:
         return False
-    query = select(Job.id).where(Job.dataset_id == dataset_id, Job.status.in_(ACTIVE))
+    # A job validating on it uses it as much as one training on it does.
+    validates = Job.spec["data"]["validation"]["dataset"].as_string() == dataset_id
+    uses = or_(Job.dataset_id == dataset_id, validates)
+    query = select(Job.id).where(uses, Job.status.in_(ACTIVE))
     users = list(session.scalars(query.order_by(Job.created_at).limit(20)))
     if users:
         raise InUse(users)

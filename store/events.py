@@ -16,12 +16,14 @@ Events, in the order they happened:
 - ``status`` ``{"status", "epoch", "epochs", "error"}``: a status the client has not seen. A
   non-terminal status is sent before the epochs it saw recorded; a terminal one after every epoch,
   and then the stream ends.
-- ``epoch`` ``{"epoch", "epochs", "loss", "accuracy", "points"}``: the epochs persisted since the
-  last epoch event (one flushed batch, or several when they landed between two reads). ``epoch``,
-  ``loss`` and ``accuracy`` are the newest epoch's; ``points`` holds ``[epoch, loss, accuracy]``
-  rows for the new epochs, at most ``MAX_POINTS`` of them, evenly spaced, always ending with the
-  newest stored (the whole curve is at ``/losses``). A job that records every Nth epoch only
-  (``progress.recorded_every``) has points for those; its newest epoch may have none.
+- ``epoch`` ``{"epoch", "epochs", "loss", "accuracy", "rmse", "val_loss", "val_accuracy",
+  "val_rmse", "points"}``: the epochs persisted since the last epoch event (one flushed batch, or
+  several when they landed between two reads). ``epoch`` and the measures are the newest epoch's
+  (null where it has none); ``points`` holds ``[epoch, loss, accuracy, rmse, val_loss,
+  val_accuracy, val_rmse]`` rows (``POINT``) for the new epochs, at most ``MAX_POINTS`` of them,
+  evenly spaced, always ending with the newest stored (the whole curve is at ``/losses``). A job
+  that records every Nth epoch only (``progress.recorded_every``) has points for those; its newest
+  epoch may have none, and then only its loss and accuracy (from the job row).
 """
 
 import json
@@ -94,6 +96,10 @@ class Event:
         return f"id: {self.id}\nevent: {self.event}\ndata: {json.dumps(self.data)}\n\n"
 
 
+# A point of an epoch event, in order (the first three as before validation existed).
+POINT = ("epoch", "loss", "accuracy", "rmse", "val_loss", "val_accuracy", "val_rmse")
+
+
 def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Event], Cursor]:
     """The events that bring a client at ``cursor`` up to the job as stored now, and the new cursor.
 
@@ -128,12 +134,13 @@ def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Eve
         points = _points(session, job_id, cursor.epoch, job.epoch)
         cursor = Cursor(job.epoch, cursor.status)
         if points and points[-1][0] == job.epoch:
-            epoch, loss, accuracy = points[-1]
+            newest = dict(zip(POINT, points[-1], strict=True))
         else:  # a thinned curve: the newest epoch has no row, the job row has its loss
-            epoch, loss, accuracy = job.epoch, job.latest_loss, job.latest_accuracy
-        if points or loss is not None:
-            data = {"epoch": epoch, "epochs": job.epochs, "loss": loss, "accuracy": accuracy}
-            events.append(Event(str(cursor), "epoch", {**data, "points": points}))
+            newest = dict.fromkeys(POINT)
+            newest.update(epoch=job.epoch, loss=job.latest_loss, accuracy=job.latest_accuracy)
+        if points or newest["loss"] is not None:
+            data = {**newest, "epochs": job.epochs, "points": points}
+            events.append(Event(str(cursor), "epoch", data))
     if status_changed and job.status in TERMINAL:
         cursor = Cursor(cursor.epoch, job.status)
         events.append(_status_event(cursor, job))
@@ -151,12 +158,13 @@ def _points(session: Session, job_id: str, after: int, last: int) -> list[list[A
     new = (EpochLoss.job_id == job_id, EpochLoss.epoch > after, EpochLoss.epoch <= last)
     stride = -(-(session.scalar(select(func.count()).where(*new)) or 0) // MAX_POINTS)
     back = func.row_number().over(order_by=EpochLoss.epoch.desc()).label("back")
-    rows = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, back).where(*new).subquery()
-    query = select(rows.c.epoch, rows.c.loss, rows.c.accuracy)
+    columns = [getattr(EpochLoss, name) for name in POINT]
+    rows = select(*columns, back).where(*new).subquery()
+    query = select(*(rows.c[name] for name in POINT))
     if stride > 1:
         query = query.where((rows.c.back - 1) % stride == 0)
     found = session.execute(query.order_by(rows.c.epoch))
-    return [[row.epoch, row.loss, row.accuracy] for row in found]
+    return [list(row) for row in found]
 
 
 def stream(

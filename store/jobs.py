@@ -242,17 +242,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return moment, job_id
 
 
+# An epoch row as /losses shows it: the epoch, then every measure.
+_LOSS_COLUMNS = (
+    EpochLoss.epoch,
+    EpochLoss.loss,
+    EpochLoss.accuracy,
+    EpochLoss.rmse,
+    EpochLoss.val_loss,
+    EpochLoss.val_accuracy,
+    EpochLoss.val_rmse,
+)
+
+
 def loss_page(
     session: Session, job_id: str, after: int, limit: int, every: int
-) -> tuple[list[Row[tuple[int, float, float | None, float | None]]], int | None]:
+) -> tuple[list[Row[Any]], int | None]:
     """Losses of epochs after ``after``, every ``every``-th from epoch 1, and the next ``after``.
 
     A job that records every Nth epoch (``Job.recorded_every``) has rows for epochs 1, 1+N,
     1+2N, ... and its last; ``every`` > 1 is then rounded up to a multiple of N.
     """
-    query = select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, EpochLoss.rmse).where(
-        EpochLoss.job_id == job_id, EpochLoss.epoch > after
-    )
+    query = select(*_LOSS_COLUMNS).where(EpochLoss.job_id == job_id, EpochLoss.epoch > after)
     if every > 1:
         stride = session.scalar(select(Job.recorded_every).where(Job.id == job_id)) or 1
         every = -(-every // stride) * stride
@@ -269,7 +279,7 @@ def loss_page(
     if every > 1:
         # A sampled curve always ends with the last epoch recorded, on or off the grid.
         last = session.execute(
-            select(EpochLoss.epoch, EpochLoss.loss, EpochLoss.accuracy, EpochLoss.rmse)
+            select(*_LOSS_COLUMNS)
             .where(EpochLoss.job_id == job_id, EpochLoss.epoch > after)
             .order_by(EpochLoss.epoch.desc())
             .limit(1)

@@ -115,13 +115,18 @@ class Job(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     # Every how many epochs a loss row is stored (and the last epoch), fixed when the job starts.
     recorded_every: Mapped[int | None] = mapped_column(Integer)
+    # Under early stopping: the epoch it ended training at (None: it ran every epoch), and the
+    # epoch of the least watched loss (migration 0010).
+    stopped_epoch: Mapped[int | None] = mapped_column(Integer)
+    best_epoch: Mapped[int | None] = mapped_column(Integer)
     # Large documents, loaded only when asked for.
     weights: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSONDocument))
     checkpoint: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSONDocument))
 
 
 class EpochLoss(Base):
-    """The loss, and accuracy (classifiers) or rmse (regression), of one epoch; from epoch 1."""
+    """The loss, and accuracy (classifiers) or rmse (regression), of one epoch; from epoch 1.
+    The val_ columns are the same on the validation samples (None without validation)."""
 
     __tablename__ = "epoch_losses"
 
@@ -132,6 +137,9 @@ class EpochLoss(Base):
     loss: Mapped[float] = mapped_column(Float)
     accuracy: Mapped[float | None] = mapped_column(Float)
     rmse: Mapped[float | None] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)
+    val_accuracy: Mapped[float | None] = mapped_column(Float)
+    val_rmse: Mapped[float | None] = mapped_column(Float)
 
 
 class ApiToken(Base):

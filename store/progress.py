@@ -172,11 +172,9 @@ class ProgressRecorder:
         self._flush_epochs = flush_epochs
         self._clock = clock
         self._retry = retry
-        # Three columns rather than a dict per epoch: add() runs once per (maybe 0.1 ms) epoch.
+        # Columns rather than a dict per epoch: add() runs once per (maybe 0.1 ms) epoch.
         self._epochs: list[int] = []
-        self._losses: list[float] = []
-        self._accuracies: list[float | None] = []
-        self._rmses: list[float | None] = []
+        self._columns: dict[str, list[float | None]] = {name: [] for name in MEASURES}
         self._every, self._last = every, last
         self._latest: tuple[int, float, float | None] | None = None
         self._since_flush = 0
@@ -186,16 +184,27 @@ class ProgressRecorder:
         self.status: str = JobStatus.RUNNING
 
     def add(
-        self, epoch: int, loss: float, accuracy: float | None, rmse: float | None = None
+        self,
+        epoch: int,
+        loss: float,
+        accuracy: float | None,
+        rmse: float | None = None,
+        *,
+        final: bool = False,
+        **validation: float | None,
     ) -> None:
-        """Remember one epoch's result until the next flush (its row, if it is one kept)."""
+        """Remember one epoch's result until the next flush (its row, if it is one kept).
+
+        ``validation``: its val_loss, val_accuracy and val_rmse, those it has. ``final``: the
+        epoch training ended at (early stopping ends before ``last``), which always has a row.
+        """
         self._latest = (epoch, loss, accuracy)
         self._since_flush += 1
-        if (epoch - 1) % self._every == 0 or epoch == self._last:
+        if (epoch - 1) % self._every == 0 or epoch == self._last or final:
             self._epochs.append(epoch)
-            self._losses.append(loss)
-            self._accuracies.append(accuracy)
-            self._rmses.append(rmse)
+            measures = {"loss": loss, "accuracy": accuracy, "rmse": rmse, **validation}
+            for name, column in self._columns.items():
+                column.append(measures.get(name))
 
     def due(self) -> bool:
         """True when enough time or epochs have passed since the last flush."""
@@ -238,13 +247,8 @@ class ProgressRecorder:
 
         One transaction, so a retry after a lost connection writes it all or nothing again.
         """
-        epochs, losses, accuracies, rmses = (
-            self._epochs,
-            self._losses,
-            self._accuracies,
-            self._rmses,
-        )
-        self._epochs, self._losses, self._accuracies, self._rmses = [], [], [], []
+        epochs, columns = self._epochs, self._columns
+        self._epochs, self._columns = [], {name: [] for name in MEASURES}
         latest, self._latest, self._since_flush = self._latest, None, 0
         self._last_flush = self._clock()
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
@@ -258,60 +262,58 @@ class ProgressRecorder:
                 # The fenced update first: it locks the row, so no new claim can rewind under us.
                 status = _fenced_update(session, self._job_id, self._attempt, **values)
                 if epochs:
-                    insert_losses(session, self._job_id, epochs, losses, accuracies, rmses)
+                    insert_losses(session, self._job_id, epochs, columns)
             publish(self._job_id)  # wake live event streams, now that the batch is committed
             return status
 
         return write
 
 
-# One statement for the whole batch, whatever its size: the columns travel as four arrays.
+# The measures of an epoch row, besides its epoch (columns of epoch_losses).
+MEASURES = ("loss", "accuracy", "rmse", "val_loss", "val_accuracy", "val_rmse")
+
+# One statement for the whole batch, whatever its size: each column travels as one array.
 _INSERT_UNNEST = text(
-    "INSERT INTO epoch_losses (job_id, epoch, loss, accuracy, rmse) "
-    "SELECT :job_id, e, l, a, r FROM unnest("
-    "CAST(:epochs AS integer[]), CAST(:losses AS double precision[]), "
-    "CAST(:accuracies AS double precision[]), CAST(:rmses AS double precision[])) "
-    "AS batch(e, l, a, r) "
-    "ON CONFLICT DO NOTHING"
+    f"INSERT INTO epoch_losses (job_id, epoch, {', '.join(MEASURES)}) "
+    f"SELECT :job_id, * FROM unnest(CAST(:epoch AS integer[]), "
+    + ", ".join(f"CAST(:{name} AS double precision[])" for name in MEASURES)
+    + ") AS batch ON CONFLICT DO NOTHING"
 )
 
 
 def insert_losses(
-    session: Session,
-    job_id: str,
-    epochs: list[int],
-    losses: list[float],
-    accuracies: list[float | None],
-    rmses: list[float | None] | None = None,
+    session: Session, job_id: str, epochs: list[int], columns: dict[str, list[float | None]]
 ) -> None:
-    """Insert a batch of epoch rows, skipping any already there.
+    """Insert a batch of epoch rows (``columns``: a list per measure), skipping any already there.
 
     A flush whose commit reached the database but whose reply was lost is retried; its rows are
     then already there, and the retry must not fail on them. On Postgres the batch is one
     statement (an executemany would be one INSERT per row, as costly as a tiny epoch itself).
     """
-    rmses = rmses if rmses is not None else [None] * len(epochs)
+    full = {name: columns.get(name) or [None] * len(epochs) for name in MEASURES}
     if session.get_bind().dialect.name == "postgresql":
-        params = {
-            "job_id": job_id,
-            "epochs": epochs,
-            "losses": losses,
-            "accuracies": accuracies,
-            "rmses": rmses,
-        }
-        session.execute(_INSERT_UNNEST, params)
+        session.execute(_INSERT_UNNEST, {"job_id": job_id, "epoch": epochs, **full})
         return
     rows = [
-        {"job_id": job_id, "epoch": e, "loss": loss, "accuracy": a, "rmse": r}
-        for e, loss, a, r in zip(epochs, losses, accuracies, rmses, strict=True)
+        {"job_id": job_id, "epoch": e, **{name: full[name][i] for name in MEASURES}}
+        for i, e in enumerate(epochs)
     ]
     session.execute(sqlite.insert(EpochLoss).on_conflict_do_nothing(), rows)
 
 
-def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:
-    """End a job: succeeded with its weights, or cancelled when ``weights`` is None."""
+def finish_job(
+    session: Session,
+    job_id: str,
+    attempt: int,
+    weights: dict[str, Any] | None,
+    stopped_epoch: int | None = None,
+    best_epoch: int | None = None,
+) -> str:
+    """End a job: succeeded with its weights (and where early stopping ended it, if it did), or
+    cancelled when ``weights`` is None."""
     status = JobStatus.SUCCEEDED if weights is not None else JobStatus.CANCELLED
-    values = {"weights": weights, "checkpoint": None, "finished_at": utcnow()}
+    values: dict[str, Any] = {"weights": weights, "checkpoint": None, "finished_at": utcnow()}
+    values.update(stopped_epoch=stopped_epoch, best_epoch=best_epoch)
     if not move(session, status, _owned(job_id, attempt), among=WORKING, **values):
         raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
     publish_after_commit(session, job_id)

@@ -141,7 +141,16 @@ def _train_recording(
             if time.monotonic() - started >= settings.job_time_limit:
                 raise TimeLimitReached
             stats = training.run_epoch()
-            recorder.add(stats.epoch, stats.loss, stats.accuracy, stats.rmse)
+            recorder.add(
+                stats.epoch,
+                stats.loss,
+                stats.accuracy,
+                stats.rmse,
+                final=training.done,  # early stopping ends before the last epoch: keep its row
+                val_loss=stats.val_loss,
+                val_accuracy=stats.val_accuracy,
+                val_rmse=stats.val_rmse,
+            )
             if recorder.due():
                 epoch_timer.lap(stats.epoch)  # one histogram observation per batch
                 checkpoint = None
@@ -156,11 +165,12 @@ def _train_recording(
         epoch_timer.lap(training.epoch)
         recorder.flush()
         weights = training.weights() if training.done else None
+        stopped, best = training.stopped_epoch, training.best_epoch
         return _write(
             factory,
             settings,
             f"job {job_id}: finish",
-            lambda s: finish_job(s, job_id, attempt, weights),
+            lambda s: finish_job(s, job_id, attempt, weights, stopped, best),
         )
     except (SpecError, ArithmeticError) as exc:
         error = str(exc)

@@ -14,6 +14,7 @@ from engine import classify, predict
 from engine.errors import SpecError
 from engine.losses import CLASSIFIERS
 from engine.spec import DatasetData
+from engine.validation_spec import ValidationDataset
 from engine.weights import parameter_count
 from service import idempotency
 from service.auth import current_caller, current_owner, owned_job_or_404
@@ -89,8 +90,8 @@ def _submit(
     owner: str, body: JobSpec, key: str | None, reservation: ratelimit.Reservation
 ) -> tuple[Response, int, dict[str, str]]:
     """Check a validated spec against the engine and the limits, store the job and queue it."""
-    body = _with_dataset(body, owner)
     try:
+        body = _with_datasets(body, owner)
         spec = body.checked()
         check_limits(spec, current_settings())
     except (SpecError, LimitExceeded) as exc:
@@ -149,9 +150,7 @@ def losses(job_id: str) -> Response:
     with current_sessions().begin() as session:
         owned_job_or_404(session, job_id)
         rows, after = jobs.loss_page(session, job_id, query.after, query.limit, query.every)
-    items = [
-        {"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy, "rmse": r.rmse} for r in rows
-    ]
+    items = [dict(r._mapping) for r in rows]
     return jsonify({"items": items, "next": _next_url(after=after) if after else None})
 
 
@@ -255,16 +254,14 @@ def delete_job(job_id: str) -> tuple[str, int]:
     return "", 204
 
 
-def _with_dataset(body: JobSpec, owner: str) -> JobSpec:
-    """The spec with its stored dataset's shape (its width is model.inputs' default), or a 422."""
-    if not isinstance(body.data, DatasetData):
+def _with_datasets(body: JobSpec, owner: str) -> JobSpec:
+    """The spec with its stored datasets' shapes (a dataset's width is model.inputs' default);
+    SpecError naming the field for one that is not the owner's, or does not fit."""
+    d = body.data
+    if not isinstance(d, DatasetData) and not isinstance(d.validation, ValidationDataset):
         return body
     with current_sessions().begin() as session:
-        stored = datasets.stored_data(session, body.data.dataset, owner)
-    if stored is None:
-        message = f"no dataset {body.data.dataset}"
-        raise validation_problem([{"field": "data.dataset", "message": message}])
-    return replace(body, data=stored)
+        return replace(body, data=datasets.looked_up(session, d, owner))
 
 
 def _store_once(

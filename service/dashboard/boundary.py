@@ -40,9 +40,13 @@ class Boundary:
 def training_points(spec: dict[str, Any]) -> tuple[list[list[float]], list[float]] | None:
     """The inputs and single labels a job trained on, or None when it has several outputs (or
     trained on a stored dataset, whose rows the dashboard does not read yet)."""
-    if "dataset" in (spec.get("data") or {}):
+    given = spec.get("data") or {}
+    if "dataset" in given:
         return None
-    parsed = parse_spec(spec)
+    # Its points are all its samples, the held-out ones too: a validation dataset's id (which
+    # only the service can look up) does not change them.
+    given = {key: value for key, value in given.items() if key != "validation"}
+    parsed = parse_spec({**spec, "data": given or None})
     if parsed.model.layers[-1] != 1:
         return None
     d = parsed.data

@@ -212,7 +212,8 @@ BAD = [
     (
         _with("data", inputs=[[1.0]], targets=[1.0], generator="moons"),
         "data",
-        r"data takes the fields of InlineData \['inputs', 'targets'\] or GeneratedData",
+        r"data takes the fields of InlineData \['inputs', 'targets', 'validation', 'normalize'\] "
+        r"or GeneratedData",
     ),
     (
         _with("data", inputs=[], targets=[]),

@@ -82,6 +82,24 @@ def test_submit_wait_then_read_the_job_back(gradyard: Any, tmp_path: Path) -> No
     assert json.loads(gradyard("predict", job_id, wrapped).stdout)["outputs"] == outputs
 
 
+def test_losses_print_the_validation_columns(gradyard: Any, tmp_path: Path) -> None:
+    job = {
+        "data": {"generator": "moons", "samples": 40, "validation": {"fraction": 0.25}},
+        "model": {"inputs": 2, "layers": [4, 1], "output_activation": "sigmoid"},
+        "training": {"epochs": 20, "loss": "binary_cross_entropy"},
+    }
+    result = gradyard("submit", write(tmp_path, "spec.json", job), "--wait")
+    assert result.exit_code == 0, result.output
+    job_id = result.stdout.strip().splitlines()[0]
+    text = gradyard("losses", job_id, "--csv").stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert text.splitlines()[0] == "epoch,loss,accuracy,rmse,val_loss,val_accuracy,val_rmse"
+    assert len(rows) == 20 and all(r["val_loss"] and r["val_accuracy"] for r in rows)
+    assert all(r["rmse"] == r["val_rmse"] == "" for r in rows)
+    first = gradyard("losses", job_id).stdout.splitlines()[0].split("\t")
+    assert first[0] == "1" and first[3] == "" and first[4] == rows[0]["val_loss"]
+
+
 def test_predict_prints_a_classifiers_labels(gradyard: Any, tmp_path: Path) -> None:
     spec = {
         "model": {"layers": [6, 3], "output_activation": "linear"},

@@ -50,6 +50,34 @@ def test_submit_wait_and_read_everything_back(gy: Client) -> None:
     assert len(list(gy.jobs(limit=1))) == 1
 
 
+def test_the_validation_measures_through_the_client(gy: Client) -> None:
+    spec = {
+        "model": {"inputs": 2, "layers": [4, 1], "output_activation": "sigmoid"},
+        "data": {"generator": "moons", "samples": 40, "validation": {"fraction": 0.25}},
+        "training": {
+            "epochs": 300,
+            "loss": "binary_cross_entropy",
+            "optimizer": "adam",
+            "early_stopping": {"patience": 5, "min_delta": 0.01},
+        },
+    }
+    seen: list[dict[str, Any]] = []
+    job = gy.submit(spec)
+    done = gy.wait(job["id"], on_progress=seen.append, timeout=120)
+    measures: list[dict[str, float]] = []
+    reference = train(done["spec"], on_epoch=lambda e, loss, m: measures.append(m))
+    assert (done["stopped_epoch"], done["best_epoch"]) == (
+        reference.stopped_epoch,
+        reference.best_epoch,
+    )
+    assert done["stopped_epoch"] is not None and done["progress"]["epoch"] == done["stopped_epoch"]
+    losses = list(gy.losses(job["id"]))
+    assert [item["val_loss"] for item in losses] == [m["val_loss"] for m in measures]
+    assert [item["val_accuracy"] for item in losses] == [m["val_accuracy"] for m in measures]
+    assert seen[-1]["val_loss"] == measures[-1]["val_loss"]
+    assert gy.weights(job["id"]) == reference.weights
+
+
 def test_events_resume_from_an_event_id(gy: Client) -> None:
     job = gy.submit({"training": {"epochs": 50}})
     gy.wait(job["id"])

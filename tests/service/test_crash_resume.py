@@ -29,6 +29,14 @@ pytestmark = pytest.mark.usefixtures("services")
 # Under a millisecond an epoch here: 4000 epochs are seconds of training, checkpointed every half
 # second (800 could end within 0.55 s, before a checkpoint was ever seen behind the progress).
 LONG_JOB = {"name": "crash me", **moons_job(4000, samples=20, seed=7)}
+# The same with a validation split, standardized inputs and early stopping: it stops at epoch
+# 3163 (best 2763), long after the crash, so the watch's state crosses the checkpoint.
+_VALIDATED = moons_job(4000, samples=40, seed=7, early_stopping={"patience": 400})
+VALIDATED_JOB = {
+    "name": "crash me validated",
+    **_VALIDATED,
+    "data": {**_VALIDATED["data"], "validation": {"fraction": 0.25}, "normalize": "standard"},
+}
 # Fast beats and a short patience, so a dead worker's job is found within seconds.
 CRASH_ENV = {
     "CHECKPOINT_SECONDS": "0.5",
@@ -61,20 +69,23 @@ def all_losses(client: Any, job_id: str) -> list[dict[str, Any]]:
     return items
 
 
+@pytest.mark.parametrize("job", [LONG_JOB, VALIDATED_JOB], ids=["plain", "validated"])
 def test_killed_worker_job_resumes_bitwise_on_the_next(
-    client: Any, queue: str, tmp_path: Path
+    client: Any, queue: str, tmp_path: Path, job: dict[str, Any]
 ) -> None:
     workers = start_workers(tmp_path, 2, QUEUE_NAME=queue, **CRASH_ENV)
+    measures: list[dict[str, float]] = []
     try:
-        job_id = submit(client, LONG_JOB)
+        job_id = submit(client, job)
         first = wait_until(lambda: running_on(workers, job_id, 1), 30, "a worker to claim it")
         wait_until(lambda: checkpoint_behind_progress(job_id), 30, "a checkpoint")
         kill_hard(first)
         killed = client.get(f"/api/v1/jobs/{job_id}").get_json()
         assert killed["status"] == "running" and killed["attempts"] == 1
 
-        reference = train(killed["spec"])  # meanwhile, the other worker's reaper finds the job
-        done = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)
+        # Meanwhile, the other worker's reaper finds the job.
+        reference = train(killed["spec"], on_epoch=lambda e, loss, m: measures.append(m))
+        done = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=120)
         [second] = [worker for worker in workers if worker is not first]
         log = second.log_path.read_text()
     finally:
@@ -88,9 +99,17 @@ def test_killed_worker_job_resumes_bitwise_on_the_next(
     assert 0 < resumed_after < killed["progress"]["epoch"]  # from the checkpoint, not epoch 1
 
     losses = all_losses(client, job_id)
-    epochs = LONG_JOB["training"]["epochs"]
+    epochs = reference.epochs_run
     assert [item["epoch"] for item in losses] == list(range(1, epochs + 1))  # no gap, no repeat
     assert [item["loss"] for item in losses] == reference.losses  # bitwise
+    for name in ("val_loss", "val_accuracy"):
+        assert [item[name] for item in losses] == [m.get(name) for m in measures]
+    assert (done["stopped_epoch"], done["best_epoch"]) == (
+        reference.stopped_epoch,
+        reference.best_epoch,
+    )
+    if job is VALIDATED_JOB:  # early stopping ended it, after the crash, on the best weights
+        assert reference.stopped_epoch is not None and reference.stopped_epoch > resumed_after
     assert client.get(f"/api/v1/jobs/{job_id}/weights").get_json() == reference.weights
 
 

@@ -170,3 +170,31 @@ def test_onnx_refuses_a_bad_dtype_and_an_unfinished_job(client: Any, queue: str)
     bad = client.get(f"/api/v1/jobs/{job_id}/model.onnx?dtype=float16")
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "dtype"
     assert client.get(f"/api/v1/jobs/{uuid.uuid4()}/model.onnx").status_code == 404
+
+
+def test_a_standardized_model_exports_taking_raw_inputs(client: Any, tmp_path: Path) -> None:
+    # Features on very different scales, standardized by the training split: both exports
+    # apply the statistics themselves, so they take the raw rows /predict takes.
+    rng = random.Random(11)
+    inputs = [[rng.uniform(-1, 1) * 1000.0, rng.uniform(-1, 1) * 0.001] for _ in range(30)]
+    spec = {
+        "name": "export-standardized",
+        "model": {"layers": [4, 1], "output_activation": "sigmoid"},
+        "data": {
+            "inputs": inputs,
+            "targets": [float(a > 0) for a, _ in inputs],
+            "validation": {"fraction": 0.2},
+            "normalize": "standard",
+        },
+        "training": {"epochs": 20, "loss": "binary_cross_entropy", "learning_rate": 0.1},
+    }
+    job_id = trained(client, spec)
+    stats = client.get(f"/api/v1/jobs/{job_id}/weights").get_json()["normalize"]
+    assert stats["mean"][0] != 0.0 and 100.0 < stats["std"][0] < 1000.0
+    rows = [[rng.uniform(-1, 1) * 1000.0, rng.uniform(-1, 1) * 0.001] for _ in range(25)]
+    expected = served(client, job_id, rows)
+    module, source = downloaded(client, job_id, tmp_path)
+    assert module.predict(rows) == expected and "def normalize(x):" in source  # bit for bit
+    content = client.get(f"/api/v1/jobs/{job_id}/model.onnx").get_data()
+    [outputs] = onnxruntime.InferenceSession(content).run(None, {"input": np.array(rows)})
+    assert np.max(np.abs(outputs[:, 0] - np.array(expected))) <= 1e-12
