@@ -75,6 +75,25 @@ export async function api(path, { method = 'GET', body } = {}) {
   return document;
 }
 
+/**
+ * Ask, then delete a job through the API; true once it is gone. A refusal (an active job's 409
+ * says "cancel it first") is shown in `errorBox`; `button` is disabled while the call is out.
+ */
+export async function confirmDelete(jobId, name, button, errorBox) {
+  if (!window.confirm(`Delete job ${name}? Its losses, weights and model go with it.`)) return false;
+  button.disabled = true;
+  try {
+    await api(`/api/v1/jobs/${jobId}`, { method: 'DELETE' });
+    return true;
+  } catch (failed) {
+    errorBox.textContent = failed instanceof ApiError ? failed.message : String(failed);
+    errorBox.hidden = false;
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
