@@ -73,7 +73,7 @@ def job_page(job_id: str) -> Any:
         spec=json.dumps(prefill.readable(job.spec), indent=2),
         has_boundary=boundary.applies(job.spec),
         has_accuracy=loss in CLASSIFIERS,
-        confusion=_confusion_of(job) if loss in CLASSIFIERS else None,
+        confusion=_confusion_of(job),
         example_inputs=json.dumps(example),
         terminal=job.status in jobs.TERMINAL,
         now=utcnow(),
@@ -123,8 +123,9 @@ def _job_list(template: str, query: ListQuery, **context: Any) -> Any:
 
 
 def _confusion_of(job: Job) -> confusion.Table | None:
-    """The job's confusion table once it has succeeded; None before, or without its data."""
-    if job.status != "succeeded":
+    """A classifier's confusion table once it has succeeded; None before, for a regression, or
+    without its data."""
+    if job.status != "succeeded" or job.spec["training"]["loss"] not in CLASSIFIERS:
         return None
     with current_sessions().begin() as session:
         found = jobs.get_job(session, job.id, None)

@@ -60,12 +60,13 @@ export function percent(value) {
   return value === null || value === undefined ? '-' : `${(100 * value).toFixed(1)}%`;
 }
 
-/** Call the API; the JSON answer, or an ApiError. */
-export async function api(path, { method = 'GET', body } = {}) {
-  const headers = authHeaders(body === undefined ? {} : { 'Content-Type': 'application/json' });
-  const response = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** Call the API with a JSON `body`, or a `raw` one of type `contentType`; the JSON answer, or
+ * an ApiError. */
+export async function api(path, { method = 'GET', body, raw, contentType } = {}) {
+  const type = raw !== undefined ? contentType : 'application/json';
+  const sent = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body);
+  const headers = authHeaders(sent === undefined ? {} : { 'Content-Type': type });
+  const response = await fetch(path, { method, headers, body: sent });
   const text = await response.text();
   let document = null;
   try { document = text ? JSON.parse(text) : null; } catch { document = null; }
