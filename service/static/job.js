@@ -310,6 +310,9 @@ $('predict-form').addEventListener('submit', async (submitted) => {
     const answer = await api(`/api/v1/jobs/${id}/predict`, { method: 'POST', body: { inputs } });
     output.textContent = JSON.stringify(answer.outputs);
     output.hidden = false;
+    // A classifier's answer names each sample's class (its dataset's class names, if it had some).
+    $('classes').textContent = answer.classes ? JSON.stringify(answer.classes) : '';
+    $('predicted-classes').hidden = !answer.classes;
   } catch (failed) {
     error.textContent = failed instanceof ApiError || failed instanceof SyntaxError ? failed.message : String(failed);
     error.hidden = false;
