@@ -147,8 +147,9 @@ def _fraction(value: float, low: float, high: float) -> float:
     return (value / 2 - low / 2) / (high / 2 - low / 2)
 
 
-def to_svg(boundary: Boundary, size: int = 420) -> str:
-    """The boundary as a standalone SVG document, ``size`` pixels square."""
+def to_svg(boundary: Boundary, size: int = 420, names: list[str] | None = None) -> str:
+    """The boundary as a standalone SVG document, ``size`` pixels square; the legend calls the
+    classes ``names`` (by default their labels)."""
     b = boundary
     n = len(b.cells)
     cell = size / n
@@ -176,10 +177,12 @@ def to_svg(boundary: Boundary, size: int = 420) -> str:
         stroke = 'stroke="#000" stroke-width="2"' if wrong else 'stroke="#fff" stroke-width="1"'
         dot = COLOURS[label % len(COLOURS)][1]
         parts.append(f'<circle cx="{sx:.1f}" cy="{sy:.1f}" r="3.5" fill="{dot}" {stroke}/>')
-    for k, name in enumerate(b.labels):  # the legend: each class's colour and label
+    shown = names or [f"{label:g}" for label in b.labels]
+    for k, name in enumerate(shown):  # the legend: each class's colour and name, top right
         parts.append(
-            f'<text x="{size - 44}" y="{16 + 14 * k}" font-family="sans-serif" font-size="12" '
-            f'fill="{COLOURS[k % len(COLOURS)][1]}">\u25cf {escape(f"{name:g}")}</text>'
+            f'<text x="{size - 6}" y="{16 + 14 * k}" text-anchor="end" font-family="sans-serif" '
+            f'font-size="12" fill="{COLOURS[k % len(COLOURS)][1]}">{escape(name[:40])} '
+            "\u25cf</text>"
         )
     parts.append(
         f'<rect x="0.5" y="0.5" width="{size - 1}" height="{size - 1}" fill="none" stroke="#888"/>'

@@ -60,18 +60,27 @@ def job_page(job_id: str) -> Any:
     if not isinstance(found, Job):
         return found
     job = found
-    # The predict box starts with the first training inputs, a row per sample.
-    try:
-        trained_on = boundary.training_points(job.spec)
-    except SpecError:
-        trained_on = None
-    example = trained_on[0][:3] if trained_on else [[0.0] * job.spec["model"]["inputs"]]
     loss = job.spec["training"]["loss"]
+    with current_sessions().begin() as session:
+        dataset = _dataset_of(session, job.spec)
+        # The predict box starts with the first training inputs, a row per sample.
+        if dataset is not None:
+            example = [x for x, _ in datasets.row_page(session, dataset, 0, 3)]
+            # Read from the dataset's shape: its rows are read only to draw the picture.
+            has_boundary = dataset.features == 2 and loss in CLASSIFIERS
+        else:
+            try:
+                trained_on = boundary.training_points(job.spec)
+            except SpecError:
+                trained_on = None
+            example = trained_on[0][:3] if trained_on else []
+            has_boundary = boundary.applies(job.spec)
+    example = example or [[0.0] * job.spec["model"]["inputs"]]
     return render_template(
         "job.html",
         job=job,
         spec=json.dumps(prefill.readable(job.spec), indent=2),
-        has_boundary=boundary.applies(job.spec),
+        has_boundary=has_boundary,
         has_accuracy=loss in CLASSIFIERS,
         confusion=_confusion_of(job),
         example_inputs=json.dumps(example),
@@ -98,14 +107,29 @@ def boundary_svg(job_id: str) -> Any:
     found = page_job(job_id, weights=True)
     if not isinstance(found, Job):
         return found
-    drawn = None
+    drawn, names = None, None
     if found.status == "succeeded" and found.weights is not None:
-        drawn = boundary.compute(found.spec, found.weights)
+        with current_sessions().begin() as session:
+            try:
+                spec = datasets.inline_spec(session, found.spec)  # a dataset's rows, if it has one
+            except SpecError:
+                spec = found.spec  # its dataset is gone: nothing to draw over
+            named = datasets.class_names(session, found.spec)
+        drawn = boundary.compute(dict(spec), found.weights)
+        if drawn is not None and named:
+            names = [named.get(label, f"{label:g}") for label in drawn.labels]
     if drawn is None:
         return missing("this job has no decision boundary to draw", 404)
     # A succeeded job's weights never change, so neither does its picture.
     headers = {"Cache-Control": "private, max-age=86400"}
-    return Response(boundary.to_svg(drawn), mimetype="image/svg+xml", headers=headers)
+    svg = boundary.to_svg(drawn, names=names)
+    return Response(svg, mimetype="image/svg+xml", headers=headers)
+
+
+def _dataset_of(session: Any, spec: dict[str, Any]) -> Any:
+    """The stored dataset a job trains on (any owner's: the job's own), or None."""
+    dataset_id = (spec.get("data") or {}).get("dataset")
+    return datasets.get_dataset(session, dataset_id, None) if dataset_id else None
 
 
 def _job_list(template: str, query: ListQuery, **context: Any) -> Any:

@@ -75,7 +75,7 @@ def test_a_k_class_boundary_has_a_colour_per_class() -> None:
         {boundary.COLOURS[0][1]: 2, boundary.COLOURS[1][1]: 2, boundary.COLOURS[2][1]: 1}
     )
     assert svg.count('stroke="#000"') == 1  # the one misclassified point is ringed
-    assert all(f"\u25cf {k}</text>" in svg for k in range(3))  # the legend names each class
+    assert all(f">{k} \u25cf</text>" in svg for k in range(3))  # the legend names each class
 
 
 def test_which_k_class_jobs_have_a_boundary() -> None:

@@ -111,3 +111,7 @@ def test_a_job_from_the_dataset_page_predicts_class_names(
     job_page = browser.get(f"/jobs/{job_id}").get_data(as_text=True)
     table = re.search(r'<table class="confusion".*?</table>', job_page, re.S)
     assert table and all(f'<th scope="col">{name}</th>' in table.group(0) for name in CENTRES)
+    # Two features: its boundary is drawn over the dataset's rows, the legend naming the classes.
+    assert 'id="boundary"' in job_page and "[[1.2, 0.0]" in job_page  # predict: its first rows
+    svg = browser.get(f"/jobs/{job_id}/boundary.svg").get_data(as_text=True)
+    assert svg.count("<circle") == 36 and all(f">{name} \u25cf<" in svg for name in CENTRES)
