@@ -5,6 +5,7 @@ import html
 import json
 import math
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -17,11 +18,15 @@ CENTRES = {"setosa": (1.0, 0.0), "versicolor": (-0.5, 0.87), "virginica": (-0.5,
 
 
 def flowers_csv(per_class: int = 12) -> str:
+    """36 rows; the last is a row of its own in every call, so that each upload is a new dataset
+    (the same content again is the owner's existing dataset, with the name it had)."""
     lines = ["width,height,species"]
     for k in range(per_class):
         for name, (x, y) in CENTRES.items():
             a = 2 * math.pi * k / per_class
             lines.append(f"{x + 0.2 * math.cos(a):.4f},{y + 0.2 * math.sin(a):.4f},{name}")
+    x, y, name = lines.pop().split(",")
+    lines.append(f"{x},{float(y) + uuid.uuid4().int % 10_000 * 1e-9:.9f},{name}")
     return "\n".join(lines) + "\n"
 
 
