@@ -165,8 +165,9 @@ def predict(client: Client, job_id: str, inputs_file: Path) -> None:
     """Print the outputs of a succeeded job's model for the inputs in INPUTS.json.
 
     INPUTS.json holds a list of input rows, or {"inputs": [...]} as the API takes it. A
-    classifier's answer also holds each sample's class label ("classes") and, but for hinge,
-    its probabilities.
+    classifier's answer also holds each sample's class ("classes": the class names of the
+    dataset it trained on, where it had some, else the labels) and, but for hinge, its
+    probabilities.
     """
     document = _read_json(inputs_file)
     inputs = document.get("inputs") if isinstance(document, dict) else document

@@ -118,10 +118,11 @@ class PredictOut(BaseModel):
         description="classifiers but hinge: the softmax of each sample's outputs "
         "(cross_entropy), or the positive class's probability (binary_cross_entropy)",
     )
-    classes: list[int] | list[list[int]] | None = Field(
+    classes: list[int] | list[list[int]] | list[str] | None = Field(
         default=None,
         description="classifiers: each sample's class (cross_entropy: the argmax, 0 to k - 1; "
-        "binary_cross_entropy: 0 or 1; hinge: -1 or 1)",
+        "binary_cross_entropy: 0 or 1; hinge: -1 or 1), as its class name when the job trained "
+        "on a dataset with named classes",
     )
 
 
@@ -129,6 +130,10 @@ class ConfusionOut(BaseModel):
     labels: list[int] = Field(description="the classes, in the order of rows and columns")
     counts: list[list[int]] = Field(
         description="counts[i][j]: training samples of class labels[i] predicted labels[j]"
+    )
+    names: list[str] | None = Field(
+        default=None,
+        description="the labels' class names, when the job trained on a dataset that has them",
     )
 
 

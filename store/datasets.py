@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, defer, undefer
 
 from engine.errors import SpecError
 from engine.losses import LABELS
@@ -185,3 +185,22 @@ def delete_dataset(session: Session, dataset_id: str, owner: str | None) -> bool
         raise InUse(users)
     session.delete(dataset)
     return True
+
+
+def class_names(session: Session, spec: Mapping[str, Any]) -> dict[float, str] | None:
+    """What a classifier's labels are called: its dataset's class names by label (a two-label
+    loss's labels name the first and second class), or None when its data had no names."""
+    data = spec.get("data") or {}
+    dataset = get_dataset(session, data["dataset"], None) if "dataset" in data else None
+    if dataset is None or dataset.classes is None:
+        return None
+    order = LABELS.get(spec["training"]["loss"]) or range(len(dataset.classes))
+    return {float(label): name for label, name in zip(order, dataset.classes, strict=False)}
+
+
+def jobs_using(session: Session, dataset_id: str, owner: str | None, limit: int) -> list[Job]:
+    """The owner's newest jobs that train on the dataset (any owner's for None)."""
+    query = select(Job).options(defer(Job.spec)).where(Job.dataset_id == dataset_id)
+    if owner is not None:
+        query = query.where(Job.owner == owner)
+    return list(session.scalars(query.order_by(Job.created_at.desc()).limit(limit)))

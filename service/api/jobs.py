@@ -176,6 +176,7 @@ def predict_outputs(job_id: str) -> Response:
     with current_sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
         model, loss = final_weights(job), job.spec.get("training", {}).get("loss")
+        names = datasets.class_names(session, job.spec) if loss in CLASSIFIERS else None
     width = model["inputs"]
     bad = [i for i, row in enumerate(body.inputs) if len(row) != width]
     if bad:
@@ -203,7 +204,9 @@ def predict_outputs(job_id: str) -> Response:
         probabilities = classify.probabilities(loss, outputs)
         if probabilities is not None:
             answer["probabilities"] = probabilities
-        answer["classes"] = classify.labels(loss, outputs)
+        classes = classify.labels(loss, outputs)
+        # The class names of the dataset it trained on, where it had some.
+        answer["classes"] = [names[c] for c in classes] if names else classes  # type: ignore[index]
     return jsonify(answer)
 
 
@@ -221,8 +224,12 @@ def confusion(job_id: str) -> Response:
             spec = datasets.inline_spec(session, job.spec)
         except SpecError as exc:
             raise Problem(409, "Conflict", str(exc), "dataset-deleted") from exc
+        named = datasets.class_names(session, job.spec)
     labels, counts = classify.confusion(spec, model)
-    return jsonify({"labels": labels, "counts": counts})
+    answer: dict[str, Any] = {"labels": labels, "counts": counts}
+    if named:  # the dataset's class names, by label
+        answer["names"] = [named[float(label)] for label in labels]
+    return jsonify(answer)
 
 
 @bp.post("/<job_id>/cancel")

@@ -11,122 +11,154 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
-from pydantic import BaseModel, ConfigDict, Field
 
-from engine import parse_spec
 from engine.errors import SpecError
-from engine.losses import LABELS
-from service.api.parsing import cursor_checked, query_args
+from engine.losses import CLASSIFIERS
+from service.api.parsing import cursor_checked
 from service.config import current_sessions, current_settings
-from service.dashboard import boundary
+from service.dashboard import boundary, confusion, prefill
 from service.dashboard.access import COOKIE, page_caller
+from service.dashboard.filters import ListQuery, list_query
 from service.job_ids import is_job_id
-from store import jobs
+from store import datasets, jobs
 from store.models import Job, utcnow
 from store.status import JobStatus
 
 bp = Blueprint("dashboard", __name__)
 
 PAGE_SIZE = 50
-# The job the submit box starts with: the notebook's, as `gradyard serve` suggests it.
-NOTEBOOK_JOB = {"name": "notebook", "training": {"epochs": 20}}
-
-
-class ListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: JobStatus | None = None
-    cursor: str | None = Field(default=None, max_length=500)
 
 
 @bp.get("/")
 def jobs_page() -> Any:
-    """The caller's jobs with a status filter, and a box to submit a new one."""
-    notebook = json.dumps(NOTEBOOK_JOB, indent=2)
-    return _job_list("jobs.html", statuses=list(JobStatus), notebook=notebook)
+    """The caller's jobs with filters, and a box to submit a new one (or one to run again)."""
+    query = list_query()
+    caller = page_caller()
+    if caller is None:
+        return token_page()
+    box = prefill.notebook()
+    with current_sessions().begin() as session:
+        if query.rerun and is_job_id(query.rerun):
+            job = jobs.get_job(session, query.rerun, caller.visible_owner)
+            box = prefill.rerun(job) if job is not None else box
+        if query.dataset and is_job_id(query.dataset):
+            dataset = datasets.get_dataset(session, query.dataset, caller.visible_owner)
+            box = prefill.for_dataset(dataset) if dataset is not None else box
+    return _job_list("jobs.html", query, statuses=list(JobStatus), notebook=box)
 
 
 @bp.get("/jobs-table")
 def jobs_table() -> Any:
     """The jobs table alone, which the jobs page fetches to stay current."""
-    return _job_list("_jobs_table.html")
+    return _job_list("_jobs_table.html", list_query())
 
 
 @bp.get("/jobs/<job_id>")
 def job_page(job_id: str) -> Any:
     """One job: spec, status, timings, live loss curve, decision boundary, weights, predict."""
-    found = _page_job(job_id)
+    found = page_job(job_id)
     if not isinstance(found, Job):
         return found
     job = found
-    # The predict box starts with the first training inputs, a row per sample.
-    trained_on = boundary.training_points(job.spec)
-    example = trained_on[0][:3] if trained_on else [[0.0] * job.spec["model"]["inputs"]]
+    loss = job.spec["training"]["loss"]
+    with current_sessions().begin() as session:
+        dataset = _dataset_of(session, job.spec)
+        # The predict box starts with the first training inputs, a row per sample.
+        if dataset is not None:
+            example = [x for x, _ in datasets.row_page(session, dataset, 0, 3)]
+            # Read from the dataset's shape: its rows are read only to draw the picture.
+            has_boundary = dataset.features == 2 and loss in CLASSIFIERS
+        else:
+            try:
+                trained_on = boundary.training_points(job.spec)
+            except SpecError:
+                trained_on = None
+            example = trained_on[0][:3] if trained_on else []
+            has_boundary = boundary.applies(job.spec)
+    example = example or [[0.0] * job.spec["model"]["inputs"]]
     return render_template(
         "job.html",
         job=job,
-        spec=json.dumps(_readable(job.spec), indent=2),
-        has_boundary=boundary.applies(job.spec),
-        has_accuracy=job.spec["training"]["loss"] in LABELS,
+        spec=json.dumps(prefill.readable(job.spec), indent=2),
+        has_boundary=has_boundary,
+        has_accuracy=loss in CLASSIFIERS,
+        confusion=_confusion_of(job),
         example_inputs=json.dumps(example),
         terminal=job.status in jobs.TERMINAL,
         now=utcnow(),
     )
 
 
+@bp.get("/jobs/<job_id>/confusion-table")
+def confusion_table(job_id: str) -> Any:
+    """A succeeded classifier's confusion table alone, which its page fetches once it ends."""
+    found = page_job(job_id)
+    if not isinstance(found, Job):
+        return found
+    drawn = _confusion_of(found)
+    if drawn is None:
+        return missing("this job has no confusion table", 404)
+    return render_template("_confusion.html", confusion=drawn)
+
+
 @bp.get("/jobs/<job_id>/boundary.svg")
 def boundary_svg(job_id: str) -> Any:
     """The decision boundary of a succeeded 2-D classification job over its training points."""
-    found = _page_job(job_id, weights=True)
+    found = page_job(job_id, weights=True)
     if not isinstance(found, Job):
         return found
-    drawn = None
+    drawn, names = None, None
     if found.status == "succeeded" and found.weights is not None:
-        drawn = boundary.compute(found.spec, found.weights)
+        with current_sessions().begin() as session:
+            try:
+                spec = datasets.inline_spec(session, found.spec)  # a dataset's rows, if it has one
+            except SpecError:
+                spec = found.spec  # its dataset is gone: nothing to draw over
+            named = datasets.class_names(session, found.spec)
+        drawn = boundary.compute(dict(spec), found.weights)
+        if drawn is not None and named:
+            names = [named.get(label, f"{label:g}") for label in drawn.labels]
     if drawn is None:
-        return _missing("this job has no decision boundary to draw", 404)
+        return missing("this job has no decision boundary to draw", 404)
     # A succeeded job's weights never change, so neither does its picture.
     headers = {"Cache-Control": "private, max-age=86400"}
-    return Response(boundary.to_svg(drawn), mimetype="image/svg+xml", headers=headers)
+    svg = boundary.to_svg(drawn, names=names)
+    return Response(svg, mimetype="image/svg+xml", headers=headers)
 
 
-@bp.get("/jobs/<job_id>/weights.json")
-def weights_download(job_id: str) -> Any:
-    """The trained weights as a file download (the API's /weights, for a plain link)."""
-    found = _page_job(job_id, weights=True)
-    if not isinstance(found, Job):
-        return found
-    if found.status != "succeeded" or found.weights is None:
-        return _missing(f"job is {found.status}; weights exist once it has succeeded", 409)
-    disposition = f'attachment; filename="gradyard-{found.id}-weights.json"'
-    return Response(
-        json.dumps(found.weights, indent=2),
-        mimetype="application/json",
-        headers={"Content-Disposition": disposition},
+def _dataset_of(session: Any, spec: dict[str, Any]) -> Any:
+    """The stored dataset a job trains on (any owner's: the job's own), or None."""
+    dataset_id = (spec.get("data") or {}).get("dataset")
+    return datasets.get_dataset(session, dataset_id, None) if dataset_id else None
+
+
+def _job_list(template: str, query: ListQuery, **context: Any) -> Any:
+    """``template`` with a page of the caller's jobs, or the token form to show instead."""
+    caller = page_caller()
+    if caller is None:
+        return token_page()
+    with cursor_checked(), current_sessions().begin() as session:
+        rows, cursor = jobs.list_jobs(
+            session, caller.visible_owner, query.status, PAGE_SIZE, query.cursor, query.filters()
+        )
+    return render_template(
+        template, jobs=rows, status=query.status, query=query, next_cursor=cursor, **context
     )
 
 
-def _readable(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec in the engine's own key order (a JSONB column keeps keys in its own order)."""
-    try:
-        return parse_spec(spec).to_dict()
-    except SpecError:
-        return spec
-
-
-def _job_list(template: str, **context: Any) -> Any:
-    """``template`` with a page of the caller's jobs, or the token form to show instead."""
-    query = query_args(ListQuery)
-    caller = page_caller()
-    if caller is None:
-        return _token_page()
-    rows, cursor = _jobs(caller.visible_owner, query)
-    return render_template(template, jobs=rows, status=query.status, next_cursor=cursor, **context)
-
-
-def _jobs(owner: str | None, query: ListQuery) -> tuple[list[Job], str | None]:
-    with cursor_checked(), current_sessions().begin() as session:
-        return jobs.list_jobs(session, owner, query.status, PAGE_SIZE, query.cursor)
+def _confusion_of(job: Job) -> confusion.Table | None:
+    """A classifier's confusion table once it has succeeded; None before, for a regression, or
+    without its data."""
+    if job.status != "succeeded" or job.spec["training"]["loss"] not in CLASSIFIERS:
+        return None
+    with current_sessions().begin() as session:
+        found = jobs.get_job(session, job.id, None)
+        if found is None or found.weights is None:
+            return None
+        try:
+            return confusion.table(session, found.spec, found.weights)
+        except (SpecError, ArithmeticError):
+            return None  # its dataset is gone, or the model overflows on a sample
 
 
 @bp.get("/favicon.ico")
@@ -135,28 +167,28 @@ def favicon() -> Response:
     return current_app.send_static_file("favicon.ico")
 
 
-def _page_job(job_id: str, weights: bool = False) -> Any:
+def page_job(job_id: str, weights: bool = False) -> Any:
     """The caller's job, or the page to show instead (the token form, or not found)."""
     caller = page_caller()
     if caller is None:
-        return _token_page()
+        return token_page()
     if not is_job_id(job_id):
         # Not worth a query, and not one the database may take (Postgres refuses a NUL byte).
         shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in job_id[:80])
-        return _missing(f"no job {shown}", 404)
+        return missing(f"no job {shown}", 404)
     with current_sessions().begin() as session:
         job = jobs.get_job(session, job_id, caller.visible_owner)
         if job is not None and weights:
             _ = job.weights  # deferred column: load it while the session is open
-    return job if job is not None else _missing(f"no job {job_id}", 404)
+    return job if job is not None else missing(f"no job {job_id}", 404)
 
 
-def _token_page() -> str:
+def token_page() -> str:
     # A 200: the page itself is fine; it is the form that asks for the token.
     return render_template("token.html")
 
 
-def _missing(detail: str, status: int) -> tuple[str, int]:
+def missing(detail: str, status: int) -> tuple[str, int]:
     return render_template("missing.html", detail=detail), status
 
 

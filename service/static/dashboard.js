@@ -60,12 +60,13 @@ export function percent(value) {
   return value === null || value === undefined ? '-' : `${(100 * value).toFixed(1)}%`;
 }
 
-/** Call the API; the JSON answer, or an ApiError. */
-export async function api(path, { method = 'GET', body } = {}) {
-  const headers = authHeaders(body === undefined ? {} : { 'Content-Type': 'application/json' });
-  const response = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** Call the API with a JSON `body`, or a `raw` one of type `contentType`; the JSON answer, or
+ * an ApiError. */
+export async function api(path, { method = 'GET', body, raw, contentType } = {}) {
+  const type = raw !== undefined ? contentType : 'application/json';
+  const sent = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body);
+  const headers = authHeaders(sent === undefined ? {} : { 'Content-Type': type });
+  const response = await fetch(path, { method, headers, body: sent });
   const text = await response.text();
   let document = null;
   try { document = text ? JSON.parse(text) : null; } catch { document = null; }
@@ -73,6 +74,25 @@ export async function api(path, { method = 'GET', body } = {}) {
     throw new ApiError(document || { title: response.statusText, detail: text.slice(0, 200) });
   }
   return document;
+}
+
+/**
+ * Ask, then delete a job through the API; true once it is gone. A refusal (an active job's 409
+ * says "cancel it first") is shown in `errorBox`; `button` is disabled while the call is out.
+ */
+export async function confirmDelete(jobId, name, button, errorBox) {
+  if (!window.confirm(`Delete job ${name}? Its losses, weights and model go with it.`)) return false;
+  button.disabled = true;
+  try {
+    await api(`/api/v1/jobs/${jobId}`, { method: 'DELETE' });
+    return true;
+  } catch (failed) {
+    errorBox.textContent = failed instanceof ApiError ? failed.message : String(failed);
+    errorBox.hidden = false;
+    return false;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,7 @@
 // A job's page: the loss (and accuracy) curve from /losses?every=N, grown live from the event
-// stream; status, progress and timings kept current; cancel, predict and the decision boundary.
-import { ApiError, api, followEvents, number, percent, sleep } from './dashboard.js';
+// stream, with the validation curves beside them when the job records some; status, progress and
+// timings kept current; cancel, delete, predict, the decision boundary and the confusion table.
+import { ApiError, api, confirmDelete, followEvents, number, percent, sleep } from './dashboard.js';
 
 const root = document.getElementById('job');
 const id = root.dataset.jobId;
@@ -16,14 +17,24 @@ const $ = (name) => document.getElementById(name);
 // --- the chart (uPlot: canvas, fast with many points, small enough to vendor) ----------------
 const chart = $('chart');
 const logScale = $('log-scale');
-let curve = [[], [], []]; // epochs, losses, accuracies
+// epochs, losses, accuracies, validation losses, validation accuracies (null where none)
+let curve = [[], [], [], [], []];
 let plot = null;
+// Which validation curves the job has: a job with no validation split records none, and older
+// servers send no such keys; a curve is drawn only once one of its points has a value.
+const validation = { loss: false, accuracy: false };
 
 function options(log) {
   const series = [{ label: 'epoch' }, { label: 'loss', stroke: '#1f6fb5', width: 2, value: (u, v) => number(v) }];
   const axes = [{ label: 'epoch' }, { label: log ? 'loss (log scale)' : 'loss', size: 64, values: tickLabels }];
+  if (validation.loss) {
+    series.push({ label: 'validation loss', stroke: '#1f6fb5', width: 1.5, dash: [6, 4], value: (u, v) => number(v) });
+  }
   if (withAccuracy) {
     series.push({ label: 'accuracy', stroke: '#d9661f', width: 1.5, scale: 'acc', value: (u, v) => percent(v) });
+    if (validation.accuracy) {
+      series.push({ label: 'validation accuracy', stroke: '#d9661f', width: 1.5, dash: [6, 4], scale: 'acc', value: (u, v) => percent(v) });
+    }
     const values = (u, ticks) => ticks.map((tick) => `${Math.round(100 * tick)}%`);
     axes.push({ label: 'accuracy', scale: 'acc', side: 1, grid: { show: false }, values });
   }
@@ -50,13 +61,18 @@ function draw() {
   plot?.destroy();
   plot = new uPlot(options(logScale.checked), visible(), chart);
   chart.dataset.scale = logScale.checked ? 'log' : 'linear';
+  chart.dataset.validation = validation.loss ? 'yes' : 'no';
 }
 
 function visible() {
-  const [epochs, losses, accuracies] = curve;
+  const [epochs, losses, accuracies, valLosses, valAccuracies] = curve;
   // A log scale has no place for a loss of 0: the curve leaves a gap there instead.
-  const shown = logScale.checked ? losses.map((loss) => (loss > 0 ? loss : null)) : losses;
-  return withAccuracy ? [epochs, shown, accuracies] : [epochs, shown];
+  const positive = (values) => (logScale.checked ? values.map((v) => (v > 0 ? v : null)) : values);
+  const data = [epochs, positive(losses)];
+  if (validation.loss) data.push(positive(valLosses));
+  if (withAccuracy) data.push(accuracies);
+  if (withAccuracy && validation.accuracy) data.push(valAccuracies);
+  return data;
 }
 
 logScale.checked = remembered(LOG_SCALE) === 'on';
@@ -75,19 +91,29 @@ function remember(key, value) {
   try { localStorage.setItem(key, value); } catch { /* then it lasts as long as the page */ }
 }
 
+// A point of the curve from a /losses item ({epoch, loss, accuracy, val_loss, ...}) or an event's
+// point ([epoch, loss, accuracy, rmse, val_loss, val_accuracy, val_rmse], store/events.py).
+function point(item) {
+  if (Array.isArray(item)) return [0, 1, 2, 4, 5].map((i) => item[i] ?? null);
+  const valScore = item.val_accuracy ?? null;
+  return [item.epoch, item.loss, item.accuracy ?? null, item.val_loss ?? null, valScore];
+}
+
 function addPoints(points) {
-  const [epochs, losses, accuracies] = curve;
-  for (const [epoch, loss, accuracy] of points) {
-    if (epochs.length && epoch <= epochs[epochs.length - 1]) continue;
-    epochs.push(epoch);
-    losses.push(loss);
-    accuracies.push(accuracy);
+  const [epochs] = curve;
+  const had = { ...validation };
+  for (const values of points.map(point)) {
+    if (epochs.length && values[0] <= epochs[epochs.length - 1]) continue;
+    values.forEach((value, i) => curve[i].push(value));
+    if (values[3] !== null) validation.loss = true;
+    if (values[4] !== null) validation.accuracy = true;
   }
   if (epochs.length > MAX_POINTS) {
     // Keep every other point and always the newest.
     curve = curve.map((values) => values.filter((_, i) => i % 2 === 0 || i === values.length - 1));
   }
-  plot.setData(visible());
+  if (had.loss !== validation.loss || had.accuracy !== validation.accuracy) draw(); // new series
+  else plot.setData(visible());
   chart.dataset.points = String(curve[0].length);
 }
 
@@ -98,14 +124,14 @@ async function loadCurve() {
   let url = `/api/v1/jobs/${id}/losses?every=${every}&limit=10000`;
   while (url) {
     const page = await api(url);
-    for (const item of page.items) points.push([item.epoch, item.loss, item.accuracy]);
+    points.push(...page.items);
     url = page.next;
   }
-  const last = points.length ? points[points.length - 1][0] : 0;
+  const last = points.length ? points[points.length - 1].epoch : 0;
   if (job.latest_loss !== null && job.progress.epoch > last) {
     points.push([job.progress.epoch, job.latest_loss, job.latest_accuracy]); // sampling skipped it
   }
-  curve = [[], [], []];
+  curve = [[], [], [], [], []];
   addPoints(points);
   return job;
 }
@@ -122,9 +148,10 @@ function setStatus(status, error) {
   const reason = status === 'failed' || status === 'cancelled' ? status : 'waiting';
   for (const note of $('boundary-wait')?.children || []) note.hidden = note.dataset.when !== reason;
   if (status === 'succeeded') {
-    $('weights').hidden = false;
+    $('downloads').hidden = false;
     $('predict').disabled = false;
     showBoundary();
+    showConfusion();
   }
   if (error) {
     $('job-error').textContent = error;
@@ -141,6 +168,7 @@ function setProgress(epoch, epochs, loss, accuracy) {
 
 function showJob(job) {
   setStatus(job.status, job.error);
+  showEarlyStop(job);
   setProgress(job.progress.epoch, job.progress.epochs, job.latest_loss, job.latest_accuracy);
   showTimings(job);
 }
@@ -187,6 +215,26 @@ function span(seconds) {
     if (seconds >= size) return `${Math.floor(seconds / size)} ${unit}`;
   }
   return `${seconds} s`;
+}
+
+// Early stopping's epochs, when the job document has them (jobs that stop early).
+function showEarlyStop(job) {
+  const stopped = job.stopped_epoch ?? null;
+  const best = job.best_epoch ?? null;
+  if (stopped === null && best === null) return;
+  $('stopped-epoch').textContent = stopped ?? '-';
+  $('best-epoch').textContent = best ?? '-';
+  $('early-stop').hidden = false;
+}
+
+// The confusion table, once the job has succeeded (rendered by the server, as on a page load).
+let confusionAsked = false;
+async function showConfusion() {
+  const holder = $('confusion');
+  if (!holder || $('confusion-table') || confusionAsked) return;
+  confusionAsked = true;
+  const response = await fetch(`/jobs/${id}/confusion-table`, { cache: 'no-store' });
+  if (response.ok) holder.innerHTML = await response.text();
 }
 
 function showBoundary() {
@@ -245,6 +293,12 @@ $('cancel').addEventListener('click', async () => {
   }
 });
 
+$('delete').addEventListener('click', async () => {
+  $('job-error').hidden = true;
+  const name = root.dataset.name || id.slice(0, 8);
+  if (await confirmDelete(id, name, $('delete'), $('job-error'))) location.href = '/';
+});
+
 $('predict-form').addEventListener('submit', async (submitted) => {
   submitted.preventDefault();
   const error = $('predict-error');
@@ -256,6 +310,9 @@ $('predict-form').addEventListener('submit', async (submitted) => {
     const answer = await api(`/api/v1/jobs/${id}/predict`, { method: 'POST', body: { inputs } });
     output.textContent = JSON.stringify(answer.outputs);
     output.hidden = false;
+    // A classifier's answer names each sample's class (its dataset's class names, if it had some).
+    $('classes').textContent = answer.classes ? JSON.stringify(answer.classes) : '';
+    $('predicted-classes').hidden = !answer.classes;
   } catch (failed) {
     error.textContent = failed instanceof ApiError || failed instanceof SyntaxError ? failed.message : String(failed);
     error.hidden = false;

@@ -1,5 +1,6 @@
-// The jobs page: submit the JSON box, and keep the table current by re-fetching its fragment.
-import { ApiError, api } from './dashboard.js';
+// The jobs page: submit the JSON box, delete jobs (after asking), and keep the table current by
+// re-fetching its fragment.
+import { ApiError, api, confirmDelete } from './dashboard.js';
 
 const form = document.getElementById('submit-form');
 const error = document.getElementById('submit-error');
@@ -26,6 +27,16 @@ function showError(text) {
   error.textContent = text;
   error.hidden = false;
 }
+
+// Delete buttons, one per row: the table is replaced on each refresh, so listen on its holder.
+const deleteError = document.getElementById('delete-error');
+document.getElementById('jobs').addEventListener('click', async (clicked) => {
+  const button = clicked.target.closest('button[data-delete]');
+  if (!button) return;
+  deleteError.hidden = true;
+  const deleted = await confirmDelete(button.dataset.delete, button.dataset.name, button, deleteError);
+  if (deleted) button.closest('tr').remove();
+});
 
 // Refresh every 2 s while some listed job is still active, else every 15 s.
 const holder = document.getElementById('jobs');

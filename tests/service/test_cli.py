@@ -116,6 +116,24 @@ def test_predict_prints_a_classifiers_labels(gradyard: Any, tmp_path: Path) -> N
     assert all(sum(row) == pytest.approx(1.0) for row in answer["probabilities"])
 
 
+def test_predict_prints_the_class_names_of_a_named_dataset(gradyard: Any, tmp_path: Path) -> None:
+    from tests.service.test_dashboard_datasets import CENTRES, flowers_csv
+
+    csv_file = tmp_path / "flowers.csv"
+    csv_file.write_text(flowers_csv())
+    dataset_id = gradyard("datasets", "upload", str(csv_file)).stdout.strip()
+    spec = {
+        "model": {"layers": [6, 3], "output_activation": "linear"},
+        "data": {"dataset": dataset_id},
+        "training": {"epochs": 60, "loss": "cross_entropy", "optimizer": "adam"},
+    }
+    result = gradyard("submit", write(tmp_path, "flowers.json", spec), "--wait")
+    assert result.exit_code == 0, result.output
+    inputs = write(tmp_path, "inputs.json", [list(c) for c in CENTRES.values()])
+    answer = json.loads(gradyard("predict", result.stdout.split()[0], inputs).stdout)
+    assert answer["classes"] == list(CENTRES)
+
+
 def test_a_job_that_does_not_succeed_exits_1_with_its_reason(
     gradyard: Any, tmp_path: Path, live_server: str, api_token: str
 ) -> None:

@@ -202,8 +202,8 @@ def spec_for(inputs: list[list[float]], targets: list[Any], loss: str = "hinge")
 def test_the_boundary_splits_the_plane_where_the_model_does() -> None:
     spec = spec_for([[-1.0, 0.0], [1.0, 1.0], [0.5, -1.0]], [-1.0, 1.0, -1.0])
     drawn = boundary.compute(spec, LINE, resolution=10)
-    assert drawn is not None and drawn.threshold == 0.0
-    assert all((s > 0) == (i >= 5) for row in drawn.scores for i, s in enumerate(row))
+    assert drawn is not None and drawn.labels == [-1.0, 1.0]
+    assert all(c == (i >= 5) for row in drawn.cells for i, c in enumerate(row))
     svg = boundary.to_svg(drawn)
     assert svg.count("<circle") == 3
     assert svg.count('stroke="#000"') == 1  # (0.5, -1) is labelled -1 but scores +0.5

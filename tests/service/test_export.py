@@ -198,3 +198,46 @@ def test_a_standardized_model_exports_taking_raw_inputs(client: Any, tmp_path: P
     content = client.get(f"/api/v1/jobs/{job_id}/model.onnx").get_data()
     [outputs] = onnxruntime.InferenceSession(content).run(None, {"input": np.array(rows)})
     assert np.max(np.abs(outputs[:, 0] - np.array(expected))) <= 1e-12
+
+
+CLASSIFIER_JOBS = {
+    "cross_entropy": ({"layers": [6, 3], "output_activation": "linear"}, "blobs", 3),
+    "binary_cross_entropy": ({"layers": [6, 1], "output_activation": "sigmoid"}, "moons", 2),
+    "hinge": ({"layers": [6, 1], "output_activation": "linear"}, "moons", 2),
+}
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("loss", sorted(CLASSIFIER_JOBS))
+def test_onnx_of_a_classifier_gives_predicts_outputs_and_probabilities(
+    client: Any, loss: str, dtype: str, tolerance: float
+) -> None:
+    model, generator, classes = CLASSIFIER_JOBS[loss]
+    spec = {
+        "name": f"export-{loss}",
+        "model": {**model, "activation": "tanh"},
+        "data": {"generator": generator, "samples": 30, "classes": classes, "noise": 0.3},
+        "training": {"epochs": 20, "loss": loss, "optimizer": "adam", "learning_rate": 0.05},
+    }
+    job_id = trained(client, spec)
+    content = client.get(f"/api/v1/jobs/{job_id}/model.onnx?dtype={dtype}").get_data()
+    onnx.checker.check_model(onnx.load_from_string(content), full_check=True)
+    session = onnxruntime.InferenceSession(content)
+    names = [output.name for output in session.get_outputs()]
+    rows = np.random.default_rng(7).uniform(-2.0, 2.0, (100, 2))
+    answer = client.post(f"/api/v1/jobs/{job_id}/predict", json={"inputs": rows.tolist()})
+    expected = answer.get_json()
+    results = dict(zip(names, session.run(None, {"input": rows.astype(dtype)}), strict=True))
+    outputs = results["output"].reshape(len(rows), -1)
+    assert np.max(np.abs(outputs - np.array(expected["outputs"]).reshape(len(rows), -1))) <= (
+        tolerance
+    )
+    if loss == "cross_entropy":
+        # The logits stay "output"; the softmax rows are a second output, as /predict's.
+        assert names == ["output", "probabilities"]
+        probabilities = results["probabilities"]
+        assert probabilities.shape == (100, 3) and probabilities.dtype == np.dtype(dtype)
+        assert np.max(np.abs(probabilities - np.array(expected["probabilities"]))) <= tolerance
+        assert list(probabilities.argmax(axis=1)) == expected["classes"]
+    else:
+        assert names == ["output"]

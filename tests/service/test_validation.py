@@ -60,7 +60,11 @@ def reference_accuracy(
 
 
 def train_and_check(
-    client: Any, spec: dict[str, Any], inputs: list[list[float]], labels: list[int]
+    client: Any,
+    spec: dict[str, Any],
+    inputs: list[list[float]],
+    labels: list[int],
+    names: list[str],
 ) -> dict[str, Any]:
     """Submit, wait, and check what every part says about the run; the job's document."""
     response = client.post("/api/v1/jobs", json=spec)
@@ -80,12 +84,13 @@ def train_and_check(
     assert stopped - best == spec["training"]["early_stopping"]["patience"]
 
     # The stored weights are the best epoch's and take raw inputs: /predict on the validation
-    # rows scores exactly the val_accuracy that epoch recorded.
+    # rows scores exactly the val_accuracy that epoch recorded (its classes by their names).
     fraction, seed = spec["data"]["validation"]["fraction"], spec["training"]["seed"]
     reference, val_rows = reference_accuracy(inputs, labels, fraction, seed)
     raw = [inputs[i] for i in val_rows]
     answer = client.post(f"/api/v1/jobs/{job['id']}/predict", json={"inputs": raw}).get_json()
-    right = sum(1 for i, c in zip(val_rows, answer["classes"], strict=True) if c == labels[i])
+    predicted = zip(val_rows, answer["classes"], strict=True)
+    right = sum(1 for i, name in predicted if name == names[labels[i]])
     assert right / len(val_rows) == losses[best - 1]["val_accuracy"]
     weights = client.get(f"/api/v1/jobs/{job['id']}/weights").get_json()
     assert len(weights["normalize"]["mean"]) == len(inputs[0])
@@ -119,7 +124,7 @@ def test_breast_cancer_with_validation_normalization_and_early_stopping(client: 
             "early_stopping": {"patience": 20},
         },
     }
-    job = train_and_check(client, spec, inputs, labels)
+    job = train_and_check(client, spec, inputs, labels, dataset["classes"])
     # 114 validation samples: 0.05 is about six of them.
     assert job["val_accuracy"] >= job["reference_accuracy"] - 0.05, job
     assert job["val_accuracy"] >= 0.9
@@ -147,7 +152,7 @@ def test_iris_with_a_stratified_30_percent_split_and_cross_entropy(client: Any) 
     }
     _, val_rows = reference_accuracy(inputs, labels, 0.3, 1)
     assert sorted(labels[i] for i in val_rows) == [0] * 15 + [1] * 15 + [2] * 15  # stratified
-    job = train_and_check(client, spec, inputs, labels)
+    job = train_and_check(client, spec, inputs, labels, dataset["classes"])
     # 45 validation samples: 0.1 is about four of them.
     assert job["val_accuracy"] >= job["reference_accuracy"] - 0.1, job
     assert job["val_accuracy"] >= 0.85
