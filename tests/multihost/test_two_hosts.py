@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from engine import train
-from store.db import dispose_all, sessions
+from store.db import engine_for, sessions
 from store.models import Job
 from store.settings import Settings
 from tests.multihost.network import Host, Hosts, namespaces_missing
@@ -99,6 +99,14 @@ def capability_missing() -> str | None:
     return namespaces_missing()
 
 
+def stop_at_once(worker: WorkerProcess) -> None:
+    """``kill -9`` the worker if it runs: a cut-off one would hang a warm shutdown."""
+    if worker.process.poll() is None:
+        kill_hard(worker)
+    else:
+        worker.stop()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Two hosts, the databases, the API and a worker per host; all removed afterwards."""
@@ -125,7 +133,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute("CREATE DATABASE gradyard")
         migrate(postgres.url)
-        cleanup.callback(dispose_all)
+        cleanup.callback(lambda: engine_for(postgres.url).dispose())  # before the server stops
 
         queue = private_queue()
         workers = []
@@ -138,7 +146,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             }
             log = logs / f"worker-{host.namespace}.log"
             worker = WorkerProcess(log, env, wrapper=host.command())
-            cleanup.callback(kill_hard, worker)  # a cut-off worker would hang a warm shutdown
+            cleanup.callback(stop_at_once, worker)
             workers.append(worker)
         root_env = {"DATABASE_URL": postgres.url, "BROKER_URL": redis_server.url}
         api = ApiServer(logs / "api.log", QUEUE_NAME=queue, **root_env)
