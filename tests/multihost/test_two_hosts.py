@@ -20,10 +20,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from engine import train
 from store.db import engine_for, sessions
-from store.models import Job
+from store.models import Job, utcnow
+from store.queue import pending
 from store.settings import Settings
 from tests.multihost.network import Host, Hosts, namespaces_missing
 from tests.service.conftest import WorkerProcess
@@ -59,6 +61,8 @@ class Cluster:
 
     api: httpx.Client
     database_url: str
+    broker_url: str
+    queue: str
     hosts: list[Host]
     workers: list[WorkerProcess]
 
@@ -82,6 +86,23 @@ class Cluster:
         assert page["next"] is None
         items: list[dict[str, Any]] = page["items"]
         return items
+
+    def state(self, job_id: str) -> str:
+        """The job's row and the broker's messages, for a failure's message."""
+        with sessions(self.database_url).begin() as session:
+            job = session.get_one(Job, job_id)
+            row = (job.status, job.attempts, job.epoch, job.heartbeat_at, job.message_id)
+            sessions_seen = session.execute(
+                text(
+                    "SELECT client_addr, state, wait_event_type, left(query, 60) "
+                    "FROM pg_stat_activity WHERE datname = current_database()"
+                )
+            ).all()
+        held = pending(Settings(broker_url=self.broker_url, secret_key="unused"), self.queue)
+        return (
+            f"job (status, attempts, epoch, heartbeat, message) {row}, now {utcnow()}; {held}; "
+            f"Postgres sessions {sessions_seen}"
+        )
 
     def host_of(self, job_id: str, attempt: int) -> Host | None:
         """The host whose worker claimed ``attempt`` of the job (its log says so)."""
@@ -155,7 +176,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             worker.wait_ready()
         headers = auth_headers_for(postgres.url)
         with httpx.Client(base_url=api.url, headers=headers, timeout=30) as client:
-            yield Cluster(client, postgres.url, hosts, workers)
+            yield Cluster(client, postgres.url, redis_server.url, queue, hosts, workers)
 
 
 def test_jobs_spread_over_both_hosts(cluster: Cluster) -> None:
@@ -190,7 +211,10 @@ def test_a_host_cut_off_mid_job_hands_it_to_the_other(cluster: Cluster) -> None:
     assert at_cut["status"] == "running" and at_cut["attempts"] == 1
 
     reference = train(at_cut["spec"])  # meanwhile the other host's reaper finds the job silent
-    second = wait_until(lambda: cluster.host_of(job_id, 2), 60, "the other host to resume it")
+    try:
+        second = wait_until(lambda: cluster.host_of(job_id, 2), 60, "the other host to resume it")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {cluster.state(job_id)}") from None
     recovered_in = time.monotonic() - cut_at
     print(
         f"cut at epoch {at_cut['progress']['epoch']}, resumed elsewhere {recovered_in:.1f} s later"

@@ -147,6 +147,15 @@ class RedisServer:
             return False
 
 
+# Clients on other hosts may vanish mid-transaction (a cable, a power cut) holding row locks,
+# which would stall every reaper until the server notices: find such a connection within about
+# 5 s (keepalive probes when it is idle; tcp_user_timeout when the server's reply is unacked).
+REMOTE_CLIENTS = (
+    "-c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=5000"
+)
+
+
 class PostgresCluster:
     """A Postgres cluster in a temporary directory, run as the ``postgres`` OS user."""
 
@@ -167,6 +176,8 @@ class PostgresCluster:
     def start(self) -> None:
         listen = ",".join(self.addresses)
         options = f"-p {self.port} -k {self.directory} -c listen_addresses={listen} -c fsync=off"
+        if len(self.addresses) > 1:
+            options += f" {REMOTE_CLIENTS}"
         log = self.directory / "server.log"
         self._as_postgres(
             [PG_BIN / "pg_ctl", "-D", self.data, "-l", log, "-o", options, "-w", "start"]
