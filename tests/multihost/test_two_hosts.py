@@ -88,7 +88,7 @@ class Cluster:
         return items
 
     def state(self, job_id: str) -> str:
-        """The job's row and the broker's messages, for a failure's message."""
+        """The job's row, the broker's messages and Postgres's sessions, for a failure."""
         with sessions(self.database_url).begin() as session:
             job = session.get_one(Job, job_id)
             row = (job.status, job.attempts, job.epoch, job.heartbeat_at, job.message_id)
