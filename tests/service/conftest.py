@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +116,14 @@ def services(postgres: str, redis_broker: str) -> None:
 class WorkerProcess:
     """A real ``celery worker`` child process on the test queue, with its log in a file."""
 
-    def __init__(self, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, log_path: Path, extra_env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
+    ) -> None:
+        """``wrapper``: the command that runs the worker's, say ``ip netns exec NS`` (a host)."""
         self.log_path = log_path
         env = {**os.environ, **(extra_env or {})}
         command = [
+            *wrapper,
             sys.executable,
             "-m",
             "worker",

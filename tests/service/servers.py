@@ -33,7 +33,14 @@ from tests.service.conftest import (
     recreate_database,
 )
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _newest_postgres() -> Path:
+    """The bin folder of the newest Postgres installed (Debian: /usr/lib/postgresql/N/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _newest_postgres()
 
 
 def free_port() -> int:
@@ -111,15 +118,18 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.05
 class RedisServer:
     """A redis-server of the test's own, without persistence: a restart loses every message."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, addresses: tuple[str, ...] = ()) -> None:
         self.port = free_port()
+        self.addresses = ("127.0.0.1", *addresses)  # more: for clients on other (network) hosts
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command = ["redis-server", "--port", str(self.port), "--bind", *self.addresses]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        if len(self.addresses) > 1:  # the test's own links only: no password needed on them
+            command += ["--protected-mode", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         wait_until(self._answers, 10, "redis-server to start")
 
@@ -137,11 +147,21 @@ class RedisServer:
             return False
 
 
+# Clients on other hosts may vanish mid-transaction (a cable, a power cut) holding row locks,
+# which would stall every reaper until the server notices: find such a connection within about
+# 5 s (keepalive probes when it is idle; tcp_user_timeout when the server's reply is unacked).
+REMOTE_CLIENTS = (
+    "-c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=5000"
+)
+
+
 class PostgresCluster:
     """A Postgres cluster in a temporary directory, run as the ``postgres`` OS user."""
 
-    def __init__(self) -> None:
+    def __init__(self, addresses: tuple[str, ...] = ()) -> None:
         self.port = free_port()
+        self.addresses = ("127.0.0.1", *addresses)  # more: for clients on other (network) hosts
         self.directory = Path(tempfile.mkdtemp(prefix="gradyard-pg-"))
         self.data = self.directory / "data"
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/gradyard"
@@ -149,9 +169,15 @@ class PostgresCluster:
         self._as_postgres(
             [PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync"]
         )
+        if addresses:  # it listens on the test's own links only: trust whoever reaches it there
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\n")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        listen = ",".join(self.addresses)
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses={listen} -c fsync=off"
+        if len(self.addresses) > 1:
+            options += f" {REMOTE_CLIENTS}"
         log = self.directory / "server.log"
         self._as_postgres(
             [PG_BIN / "pg_ctl", "-D", self.data, "-l", log, "-o", options, "-w", "start"]
