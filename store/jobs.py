@@ -13,8 +13,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
+    any_,
+    bindparam,
     delete,
     func,
     literal,
@@ -22,7 +25,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, defer
 
 from store.events import publish_after_commit
@@ -272,7 +275,7 @@ def loss_page(
         first = (after - 1) // every + 1
         kept = [1 + k * every for k in range(first, first + limit + 1)]
         kept = [epoch for epoch in kept if epoch <= INT_MAX]  # no epoch is past what int4 holds
-        query = query.where(EpochLoss.epoch.in_(kept))
+        query = query.where(_one_of(session, EpochLoss.epoch, kept))
     rows = list(session.execute(query.order_by(EpochLoss.epoch).limit(limit + 1)))
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].epoch
@@ -289,6 +292,19 @@ def loss_page(
                 return rows, rows[-1].epoch  # it opens the next page
             rows.append(last)
     return rows, None
+
+
+def _one_of(session: Session, column: Any, values: list[int]) -> Any:
+    """``column IN values``; on Postgres as ``= ANY(array)``, one parameter instead of hundreds.
+
+    psycopg prepares a statement after its fifth run on a connection, and a few runs later
+    Postgres may settle on a generic plan; for an IN list of 501 parameters that plan scanned
+    the job's every row (2 s a read at 10^5 epochs, measured by bench/scaling.py). The generic
+    plan of ``= ANY($1)`` is the primary-key lookups the custom one is.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("one_of", values, type_=ARRAY(Integer)))
+    return column.in_(values)
 
 
 def request_cancel(session: Session, job: Job) -> Job:

@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     max_epochs: int = Field(default=1_000_000, gt=0)
     # The work budget (engine/cost.py), from the spec before it is stored: the training graph's
     # memory (parameters x samples per batch x measured bytes) and the total work (parameters x
-    # samples x epochs; about 100 ns each here, so the default is some 3 hours of one core).
+    # samples x epochs; 100-260 ns each here (bench/scaling.py), so the default's largest job
+    # takes at most some 3.6 hours of one core, under JOB_TIME_LIMIT).
     max_graph_bytes: int = Field(default=2 * 1024**3, gt=0)
     max_work: int = Field(
-        default=100_000_000_000, gt=0, description="parameters x samples x epochs"
+        default=50_000_000_000, gt=0, description="parameters x samples x epochs"
     )
     max_predict_batch: int = Field(default=10_000, gt=0)
     # One prediction's work: input rows x the model's weights and biases. At about 50 ns a
