@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument(
         "--busy", type=int, default=-1, help="busy processes beside (default: 1 if load < 1)"
     )
+    parser.add_argument("--only", choices=list(WORKLOADS), help="one workload (default: all)")
     args = parser.parse_args()
+    workloads = {args.only: WORKLOADS[args.only]} if args.only else WORKLOADS
     busy = args.busy if args.busy >= 0 else int(os.getloadavg()[0] < 1)
     stop = multiprocessing.Event()
     spinners = [multiprocessing.Process(target=_spin, args=(stop,)) for _ in range(busy)]
@@ -87,7 +89,7 @@ def main() -> None:
     results = {}
     try:
         with Stack(workers=1) as stack:
-            for name, spec in WORKLOADS.items():
+            for name, spec in workloads.items():
                 shares = []
                 for run in range(1, args.repeats + 1):
                     # In turns, engine then service, so the machine's load hits both alike.

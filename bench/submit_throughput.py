@@ -1,7 +1,7 @@
-"""Submission throughput: POST /api/v1/jobs against gunicorn (2 processes), Postgres and Redis.
+"""Submission throughput: POST /api/v1/jobs on gunicorn (2 processes x 8 threads), Postgres, Redis.
 
-Several client processes (threads in each, a new connection per request, as gunicorn's sync
-worker closes it) submit the notebook's job for --seconds after a warm-up. Each client acts for
+Several client processes (threads in each, a new connection per request) submit the
+notebook's job for --seconds after a warm-up. Each client acts for
 a tenant of its own by default (--tenants 1: all for one, whose submissions the quota check
 serialises). No Celery worker runs, so the two cores serve only the API, the database and the
 broker (and the clients: they share the machine). Reports requests per second, latency
@@ -95,10 +95,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
     parser.add_argument("--tenants", type=int, default=0, help="owners (default: one a client)")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--api-workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument(
+        "--api-threads", type=int, default=8, help="threads each (8: as `gradyard serve`)"
+    )
     args = parser.parse_args()
     before = load()
     print(before)
-    with Stack(workers=0, api_workers=2, env=ENV) as stack:
+    with Stack(
+        workers=0, api_workers=args.api_workers, api_threads=args.api_threads, env=ENV
+    ) as stack:
         owners = tokens(stack, args.tenants or args.clients)
         shares = [
             [owners[i % len(owners)] for i in range(p, args.clients, args.processes)]

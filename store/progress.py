@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, select, text, update
@@ -187,8 +188,12 @@ class ProgressRecorder:
 
     def add(
         self, epoch: int, loss: float, accuracy: float | None, rmse: float | None = None
-    ) -> None:
-        """Remember one epoch's result until the next flush (its row, if it is one kept)."""
+    ) -> bool:
+        """Remember one epoch's result until the next flush (its row, if it is one kept); True
+        when a flush is due (enough time or epochs have passed since the last).
+
+        It runs once per epoch, and an epoch may take 0.1 ms: everything else waits for a batch.
+        """
         self._latest = (epoch, loss, accuracy)
         self._since_flush += 1
         if (epoch - 1) % self._every == 0 or epoch == self._last:
@@ -196,13 +201,11 @@ class ProgressRecorder:
             self._losses.append(loss)
             self._accuracies.append(accuracy)
             self._rmses.append(rmse)
-
-    def due(self) -> bool:
-        """True when enough time or epochs have passed since the last flush."""
         return (
             self._since_flush >= self._flush_epochs
             or self._clock() - self._last_flush >= self._flush_seconds
         )
+
 
     def flush_soon(self, checkpoint: dict[str, Any] | None = None) -> str:
         """Start writing the buffered epochs (and a checkpoint) in the background.
@@ -265,17 +268,6 @@ class ProgressRecorder:
         return write
 
 
-# One statement for the whole batch, whatever its size: the columns travel as four arrays.
-_INSERT_UNNEST = text(
-    "INSERT INTO epoch_losses (job_id, epoch, loss, accuracy, rmse) "
-    "SELECT :job_id, e, l, a, r FROM unnest("
-    "CAST(:epochs AS integer[]), CAST(:losses AS double precision[]), "
-    "CAST(:accuracies AS double precision[]), CAST(:rmses AS double precision[])) "
-    "AS batch(e, l, a, r) "
-    "ON CONFLICT DO NOTHING"
-)
-
-
 def insert_losses(
     session: Session,
     job_id: str,
@@ -284,28 +276,32 @@ def insert_losses(
     accuracies: list[float | None],
     rmses: list[float | None] | None = None,
 ) -> None:
-    """Insert a batch of epoch rows, skipping any already there.
+    """Insert a batch of epoch rows (epochs ascending), replacing any already there.
 
     A flush whose commit reached the database but whose reply was lost is retried; its rows are
-    then already there, and the retry must not fail on them. On Postgres the batch is one
-    statement (an executemany would be one INSERT per row, as costly as a tiny epoch itself).
+    then already there, and the retry must not fail on them. On Postgres the batch is a binary
+    ``COPY`` (a third of the CPU of one ``INSERT ... SELECT FROM unnest(...)``, and a tenth of an
+    executemany), after deleting the rows from its first epoch on: batches are written in
+    order, under the job row's lock, so those can only be this same batch's earlier commit.
     """
     rmses = rmses if rmses is not None else [None] * len(epochs)
     if session.get_bind().dialect.name == "postgresql":
-        params = {
-            "job_id": job_id,
-            "epochs": epochs,
-            "losses": losses,
-            "accuracies": accuracies,
-            "rmses": rmses,
-        }
-        session.execute(_INSERT_UNNEST, params)
+        session.execute(_DELETE_FROM, {"job_id": job_id, "first": epochs[0]})
+        driver = session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
+            copy.set_types(["text", "int4", "float8", "float8", "float8"])
+            for row in zip(repeat(job_id), epochs, losses, accuracies, rmses):
+                copy.write_row(row)
         return
     rows = [
         {"job_id": job_id, "epoch": e, "loss": loss, "accuracy": a, "rmse": r}
         for e, loss, a, r in zip(epochs, losses, accuracies, rmses, strict=True)
     ]
     session.execute(sqlite.insert(EpochLoss).on_conflict_do_nothing(), rows)
+
+
+_DELETE_FROM = text("DELETE FROM epoch_losses WHERE job_id = :job_id AND epoch >= :first")
+_COPY = "COPY epoch_losses (job_id, epoch, loss, accuracy, rmse) FROM STDIN (FORMAT BINARY)"
 
 
 def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:
