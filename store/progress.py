@@ -206,7 +206,6 @@ class ProgressRecorder:
             or self._clock() - self._last_flush >= self._flush_seconds
         )
 
-
     def flush_soon(self, checkpoint: dict[str, Any] | None = None) -> str:
         """Start writing the buffered epochs (and a checkpoint) in the background.
 
