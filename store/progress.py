@@ -141,6 +141,8 @@ def beat(session: Session, job_id: str, attempt: int) -> None:
 
 
 Write = Callable[[], str]
+# How many batches' worth of epochs may wait behind a slow write before training waits for it.
+_BEHIND = 4
 
 
 class ProgressRecorder:
@@ -148,7 +150,8 @@ class ProgressRecorder:
 
     ``flush_soon`` writes a batch on a background thread while training goes on: a batch's
     INSERT and commit take as long as hundreds of tiny epochs, and the database does that work on
-    another core. Writes stay in order: a batch starts only after the one before has finished.
+    another core. Writes stay in order: a batch starts only after the one before has finished,
+    and while one is still going the next grows instead of stopping training to wait.
 
     With ``every`` > 1 only epochs 1, 1+every, 1+2*every, ... and ``last`` get a row; the job's
     progress (epoch, latest loss) still moves with every epoch.
@@ -201,9 +204,16 @@ class ProgressRecorder:
             self._losses.append(loss)
             self._accuracies.append(accuracy)
             self._rmses.append(rmse)
+        if (
+            self._since_flush < self._flush_epochs
+            and self._clock() - self._last_flush < self._flush_seconds
+        ):
+            return False
+        # Due; but while the batch before is still being written (the database is slow, the
+        # machine loaded), training goes on and this batch grows, rather than wait for it.
+        pending = self._pending
         return (
-            self._since_flush >= self._flush_epochs
-            or self._clock() - self._last_flush >= self._flush_seconds
+            pending is None or pending.done() or self._since_flush >= _BEHIND * self._flush_epochs
         )
 
     def flush_soon(self, checkpoint: dict[str, Any] | None = None) -> str:
