@@ -33,8 +33,9 @@ lint: install-test
 test: lint
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
+# Every benchmark (bench/table.py lists them), then the table atop BENCHMARKS.md from their results.
 bench: install-test
-	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/table.py --run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,9 @@ Workloads (each step = forward + backward + update):
   moons     MLP(2, [16, 16, 1]) relu, linear output, 100 moons samples, hinge + l2 1e-4, sgd 0.01
 
 Gradyard's step is Training.run_epoch() (full batch: one step per epoch), exactly what a job runs.
+"floor" is the moons step written by hand in pure Python with no graph (bench/floor.py), started
+from our engine's initial weights: it must compute the same losses, and our engine must stay
+within 1.5x of its time.
 The engines take turns step by step, so that noise from other processes hits them alike.
 Run: .venv/bin/python bench/engine.py [--repeats N]
 """
@@ -14,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # `import engine` finds the package rather than this script.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
+from bench.floor import moons_floor  # noqa: E402
+from bench.report import load, record  # noqa: E402
 from engine import Training  # noqa: E402
 from engine.data import NOTEBOOK_INPUTS, NOTEBOOK_TARGETS, generate  # noqa: E402
 
@@ -48,6 +52,27 @@ def gradyard(spec: dict[str, Any], steps: int) -> tuple[Step, Callable[[], int]]
         training.run_epoch()
 
     return step, lambda: training._nodes
+
+
+def floor(spec: dict[str, Any]) -> Step:
+    """The moons step written by hand (bench/floor.py), from a fresh engine's initial weights;
+    checked to compute that engine's losses over a few epochs first."""
+    reference = Training({**spec, "training": {**spec["training"], "epochs": 3}})
+    layers = reference._model.layers
+    weights = [[[p.data for p in neuron.w] for neuron in layer.neurons] for layer in layers]
+    biases = [[neuron.b.data for neuron in layer.neurons] for layer in layers]
+    xs, labels = generate("moons", 100, spec["data"]["noise"], 0)
+    t = spec["training"]
+    epoch = moons_floor(weights, biases, xs, labels, t["l2"], t["learning_rate"])
+    for _ in range(3):
+        ours, by_hand = reference.run_epoch().loss, epoch()[0]
+        if abs(ours - by_hand) > 1e-9 * max(1.0, abs(ours)):
+            raise AssertionError(f"the floor's loss {by_hand} is not the engine's {ours}")
+
+    def step() -> None:
+        epoch()
+
+    return step
 
 
 def notebook_engine(name: str) -> tuple[Step, Callable[[], int]] | None:
@@ -173,15 +198,15 @@ def main() -> None:
     parser.add_argument("--slow-repeats", type=int, default=5, help="notebook-engine moons steps")
     args = parser.parse_args()
     torch_version = _torch_version()
-    print(
-        f"python {sys.version.split()[0]}, torch {torch_version}, "
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus"
-    )
+    before = load()
+    print(f"python {sys.version.split()[0]}, torch {torch_version}; {before}")
     rows = []
     for name, spec in WORKLOADS.items():
         engines: dict[str, tuple[Step, Callable[[], int] | None]] = {
             "gradyard": gradyard(spec, args.repeats + 2)
         }
+        if name == "moons":
+            engines["floor"] = (floor(spec), None)
         notebook = notebook_engine(name)
         if notebook is not None:
             engines["notebook"] = notebook
@@ -214,6 +239,23 @@ def main() -> None:
                 f"{name}: gradyard {ratio:.1f}x faster than {engine_name} "
                 f"(target >= {target:g}x): {verdict}"
             )
+    floor_ratio = next(1 / r[4] for r in rows if r[:2] == ("moons", "floor"))
+    met = floor_ratio <= 1.5
+    print(
+        f"moons: gradyard at {floor_ratio:.2f}x the hand-written floor "
+        f"(target <= 1.5x): {'met' if met else 'NOT met'}"
+    )
+    ours = next(r[2] for r in rows if r[:2] == ("moons", "gradyard"))
+    record(
+        "engine_floor",
+        "engine vs hand-written floor, moons epoch",
+        "<= 1.5x the floor",
+        f"{1000 * ours:.1f} ms/epoch, {floor_ratio:.2f}x the floor",
+        floor_ratio / 1.5,
+        met,
+        before,
+        load(),
+    )
 
 
 def _torch_version() -> str:

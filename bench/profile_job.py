@@ -32,6 +32,7 @@ def main() -> None:
         # This process becomes a worker of the stack: same settings, before import.
         os.environ.update({k: v for k, v in stack.env.items() if k != "PROMETHEUS_MULTIPROC_DIR"})
         from engine import train
+        from store.settings import get_settings
         from worker.runner import run_job
 
         spec = {"name": "profile", "training": {"epochs": args.epochs}}
@@ -39,12 +40,13 @@ def main() -> None:
         engine = time.perf_counter()
         train({"training": spec["training"]})
         engine = time.perf_counter() - engine
-        run_job(ids.pop())  # warm: connections
+        settings = get_settings()
+        run_job(settings, ids.pop())  # warm: connections
         profile = cProfile.Profile()
         start = time.perf_counter()
         profile.enable()
         for job_id in ids:
-            assert run_job(job_id) == "succeeded"
+            assert run_job(settings, job_id) == "succeeded"
         profile.disable()
         each = (time.perf_counter() - start) / len(ids)
     print(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import load, percentile, verdict
+from bench.report import load, percentile, record, verdict
 from bench.stack import Stack
 
 ENV = {"RATE_LIMIT": "1000000", "MAX_ACTIVE_JOBS": "1000000"}
@@ -27,7 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
     args = parser.parse_args()
-    print(load())
+    before = load()
+    print(before)
     latencies = []
     with Stack(workers=1, concurrency=1, env=ENV) as stack:
         for _ in range(args.jobs):
@@ -44,7 +45,20 @@ def main() -> None:
         f"{max(latencies):7.1f} {min(latencies):7.1f}"
     )
     print(load())
-    verdict(p50 < 20 and p99 < 100, f"p50 {p50:.1f} ms (target < 20), p99 {p99:.1f} ms (< 100)")
+    met = p50 < 20 and p99 < 100
+    verdict(met, f"p50 {p50:.1f} ms (target < 20), p99 {p99:.1f} ms (< 100)")
+    ratio = max(p50 / 20, p99 / 100)
+    result = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({args.jobs} jobs)"
+    record(
+        "queue_latency",
+        "queue latency, POST to started",
+        "p50 < 20 ms, p99 < 100 ms",
+        result,
+        ratio,
+        met,
+        before,
+        load(),
+    )
 
 
 if __name__ == "__main__":

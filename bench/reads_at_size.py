@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import load, percentile, verdict
+from bench.report import load, percentile, record, verdict
 from bench.stack import Stack
 
 QUERIES = {
@@ -74,7 +74,8 @@ def main() -> None:
     parser.add_argument("--other-jobs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    print(load())
+    before = load()
+    print(before)
     with Stack(workers=0, env={"MAX_EPOCHS": str(args.epochs)}) as stack:
         dsn = make_url(stack.env["DATABASE_URL"]).set(drivername="postgresql")
         dsn_text = dsn.render_as_string(hide_password=False)
@@ -111,6 +112,16 @@ def main() -> None:
                     print("  " + (line if len(line) <= 150 else line[:146] + " ..."))
     print(load())
     verdict(worst < 50, f"slowest median read {worst:.1f} ms (target < 50 ms each)")
+    record(
+        "reads_at_size",
+        "GET /losses of a 100,000-epoch job",
+        "< 50 ms each (median)",
+        f"slowest median {worst:.1f} ms",
+        worst / 50,
+        worst < 50,
+        before,
+        load(),
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import load, verdict
+from bench.report import load, record, verdict
 from bench.stack import Stack
 
 ENV = {"RATE_LIMIT": "1000000", "MAX_ACTIVE_JOBS": "1000000"}
@@ -65,7 +65,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=300, help="per job (notebook model)")
     args = parser.parse_args()
-    print(load())
+    before = load()
+    print(before)
     print(f"{'worker processes':20} {'seconds':>8} {'jobs/s':>7} {'speed-up':>8} {'job ms':>7}")
     base = 0.0
     rates = {}
@@ -80,6 +81,17 @@ def main() -> None:
         )
     two = max(rates["2: --concurrency 2"], rates["2: 2 workers"]) / base
     verdict(two >= 1.8, f"1 -> 2 processes: {two:.2f}x (expected about 2x on 2 cores)")
+    result = f"{two:.2f}x ({base:.1f} -> {base * two:.1f} jobs/s)"
+    record(
+        "scale_out",
+        f"scale-out, {args.jobs} jobs, 1 -> 2 processes",
+        "about 2x (>= 1.8x)",
+        result,
+        two / 1.8,
+        two >= 1.8,
+        before,
+        load(),
+    )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """What the service adds to training: the same spec timed by engine.train alone and end to end.
 
 End to end = POST /api/v1/jobs returns, a worker trains with per-epoch persistence to Postgres,
-and the client polling the API sees the terminal status. Prints medians over --repeats runs.
-Run: .venv/bin/python bench/service_overhead.py [--repeats 3]
+and the client polling the API sees the terminal status. Engine and service take turns, run by
+run; the target (service <= 1.1 x engine + 100 ms) must hold in every run, with the machine at
+load >= 1 (a busy process is started beside when it is quieter).
+Run: .venv/bin/python bench/service_overhead.py [--repeats 5] [--busy N]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -17,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import load, verdict
+from bench.report import load, record, verdict
 from bench.stack import Stack
 from engine import train
 
@@ -57,34 +61,71 @@ def service_seconds(stack: Stack, spec: dict[str, Any]) -> tuple[float, float]:
     return total, (finished - started).total_seconds()
 
 
+def _spin(stop: Any) -> None:
+    while not stop.is_set():
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--busy", type=int, default=-1, help="busy processes beside (default: 1 if load < 1)"
+    )
+    parser.add_argument("--only", choices=list(WORKLOADS), help="one workload (default: all)")
     args = parser.parse_args()
-    print(load())
+    workloads = {args.only: WORKLOADS[args.only]} if args.only else WORKLOADS
+    busy = args.busy if args.busy >= 0 else int(os.getloadavg()[0] < 1)
+    stop = multiprocessing.Event()
+    spinners = [multiprocessing.Process(target=_spin, args=(stop,)) for _ in range(busy)]
+    for spinner in spinners:
+        spinner.start()
+    before = load()
+    print(f"{before}; {busy} busy process(es) beside")
     print(
-        f"{'workload':18} {'engine s':>9} {'service s':>10} {'worker s':>9} {'ratio':>6} "
-        f"{'fixed ms':>9}"
+        f"{'workload':18} {'run':>3} {'engine s':>9} {'service s':>10} {'worker s':>9} "
+        f"{'ratio':>6} {'fixed ms':>9} {'of allowance':>12}"
     )
-    met = []
-    with Stack(workers=1) as stack:
-        for name, spec in WORKLOADS.items():
-            engine = statistics.median(engine_seconds(spec) for _ in range(args.repeats))
-            runs = [service_seconds(stack, spec) for _ in range(args.repeats)]
-            total = statistics.median(run[0] for run in runs)
-            inside = statistics.median(run[1] for run in runs)
-            print(
-                f"{name:18} {engine:9.3f} {total:10.3f} {inside:9.3f} {total / engine:6.2f} "
-                f"{(total - engine) * 1000:9.0f}"
-            )
-            # The target: service <= 1.1 x engine + 100 ms.
-            met.append((name, total <= 1.1 * engine + 0.1, total / (1.1 * engine + 0.1)))
-    print(load())
-    verdict(
-        all(ok for _, ok, _ in met),
-        "service <= 1.1 x engine + 100 ms: "
-        + ", ".join(f"{name} at {share:.2f} of the allowance" for name, _, share in met),
-    )
+    results = {}
+    try:
+        with Stack(workers=1) as stack:
+            for name, spec in workloads.items():
+                shares = []
+                for run in range(1, args.repeats + 1):
+                    # In turns, engine then service, so the machine's load hits both alike.
+                    engine = engine_seconds(spec)
+                    total, inside = service_seconds(stack, spec)
+                    share = total / (1.1 * engine + 0.1)  # the target: <= 1.1 x engine + 100 ms
+                    shares.append(share)
+                    print(
+                        f"{name:18} {run:3d} {engine:9.3f} {total:10.3f} {inside:9.3f} "
+                        f"{total / engine:6.2f} {(total - engine) * 1000:9.0f} {share:12.2f}"
+                    )
+                results[name] = shares
+    finally:
+        stop.set()
+        for spinner in spinners:
+            spinner.join()
+    after = load()
+    print(after)
+    for name, shares in results.items():
+        worst, met = max(shares), max(shares) <= 1.0
+        verdict(
+            met,
+            f"{name}: service <= 1.1 x engine + 100 ms in every run: worst run at {worst:.2f} "
+            f"of the allowance, median {statistics.median(shares):.2f}",
+        )
+        record(
+            "overhead_" + name.split()[0],
+            f"service overhead, {name}",
+            "<= 1.1x engine + 100 ms, every run",
+            f"worst of {len(shares)} runs at {worst:.2f} of the allowance "
+            f"(median {statistics.median(shares):.2f})",
+            worst,
+            met,
+            before,
+            after,
+        )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Stack:
         concurrency: int = 1,
         api_workers: int = 2,
         env: dict[str, str] | None = None,
+        api_threads: int = 1,
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.database = f"gradyard_bench_{tag}"
@@ -60,6 +61,7 @@ class Stack:
             **(env or {}),
         }
         self.workers, self.concurrency, self.api_workers = workers, concurrency, api_workers
+        self.api_threads = api_threads  # > 1: gunicorn's gthread worker, as `gradyard serve` runs
         self.processes: list[subprocess.Popen[bytes]] = []
         self.client = httpx.Client(base_url=self.url, timeout=30)
         # The stack's own output (banners, JSON logs) goes here, so a benchmark prints its table.
@@ -81,6 +83,8 @@ class Stack:
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(self.api_workers),
+                "--threads",
+                str(self.api_threads),
                 "--log-level",
                 "warning",
                 "--no-control-socket",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from service.config import current_sessions, current_settings
 from service.problems import Problem
 from store import jobs, tokens
+from store.db import reads
 from store.models import Job
 
 API_PREFIX = "/api/"
@@ -51,13 +52,12 @@ def _authenticate() -> None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("send the header Authorization: Bearer <token>", None)
-    with current_sessions().begin() as session:
-        row = tokens.find_token(session, token, settings.secret_key)
-        caller = Caller(row.owner, row.admin) if row is not None else None
-    if caller is None:
+    with reads(settings.database_url) as connection:
+        holder = tokens.find_token(connection, token, settings.secret_key)
+    if holder is None:
         # The body never repeats the token: error bodies and logs stay free of secrets.
         raise _unauthorized("the token is wrong or has been revoked", "invalid_token")
-    g.caller = caller
+    g.caller = Caller(holder.owner, holder.admin)
 
 
 def still_authorized() -> Callable[[], bool]:

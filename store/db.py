@@ -4,7 +4,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +55,12 @@ def sessions(url: str) -> sessionmaker[Session]:
             if url not in _factories:
                 _factories[url] = sessionmaker(engine_for(url), expire_on_commit=False)
     return _factories[url]
+
+
+def reads(url: str) -> Connection:
+    """A connection for one read statement, out of any transaction (autocommit): one round trip
+    rather than BEGIN, the statement and COMMIT. ``with reads(url) as connection: ...``"""
+    return engine_for(url).connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def dispose_after_fork() -> None:

@@ -2,11 +2,13 @@
 
 Submissions are counted in Redis so every API process shares the count: fixed windows, one key
 per owner and window (``<QUEUE_NAME>:rate:<owner>:<window number>``). A submission takes its
-place first (``reserve``: INCR, before the request's body is even read) and gives it back
-(DECR) unless it made a job, so a refusal, an invalid body or a replayed ``Idempotency-Key``
-costs nothing, and the count stays exact however many submissions race (INCR and DECR are
-atomic). Without Redis (the embedded mode's file-system broker) the database counts instead:
-the owner's jobs created in the last window, which every API process sees too.
+place first (``reserve``, before the request's body is even read: one script, one round trip,
+that counts it, renews the key's expiry, and at once takes a refused one back) and gives it
+back (DECR) unless it made a job, so a refusal, an invalid body or a replayed
+``Idempotency-Key`` costs nothing, and the count stays exact however many submissions race
+(a script runs atomically). Without Redis (the embedded mode's file-system broker) the
+database counts instead: the owner's jobs created in the last window, which every API process
+sees too. The quota of active jobs is counted by the job's INSERT (``jobs.create_job``).
 
 Predictions are counted per window likewise (``<QUEUE_NAME>:predict:<owner>:<window>``), each
 request whatever its outcome, since each costs the API CPU; without Redis each process counts.
@@ -31,6 +33,19 @@ from store.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Counts one in the window (ARGV[1]: the key's lifetime); past the limit ARGV[2] (unless it is
+# negative: count whatever happens) it takes that one back at once and answers minus the count.
+_TAKE = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+local limit = tonumber(ARGV[2])
+if limit >= 0 and count > limit then
+  redis.call('DECR', KEYS[1])
+  return -count
+end
+return count
+"""
+
 # Gives back one place, unless the window's key has expired already (DECR would create it anew).
 _GIVE_BACK = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -46,10 +61,6 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry in {retry_after} s")
         self.retry_after = retry_after
-
-
-class QuotaExceeded(Exception):
-    """The owner already has as many jobs queued or running as allowed."""
 
 
 class CounterUnavailable(Exception):
@@ -103,27 +114,21 @@ def reserve(session: Session, owner: str, settings: Settings) -> Reservation:
             raise RateLimited(wait)
         return Reservation()
     prefix = f"{settings.queue_name}:rate:{owner}"
-    key, count, wait = _incr(url, prefix, settings.rate_window_seconds)
-    if count > settings.rate_limit:
-        Reservation(url, key).give_back()  # refused: not counted either
+    key, count, wait = _take(url, prefix, settings.rate_window_seconds, settings.rate_limit)
+    if count < 0:  # refused, and not counted either
         raise RateLimited(wait)
     return Reservation(url, key)
 
 
 def admit(session: Session, owner: str, settings: Settings) -> None:
-    """Check the owner's active jobs (and, without Redis, their rate) before a job is made."""
-    # Held until the transaction ends: the counts below cannot be raced past on Postgres.
+    """Lock the owner's submissions until the transaction ends (and, without Redis, check their
+    rate): then ``jobs.create_job(..., max_active=...)`` counts their active jobs exactly."""
+    # Held until the transaction ends: the counts cannot be raced past on Postgres.
     jobs.lock_owner(session, owner)
     if settings.rate_limit_redis is None:
         wait = _database_wait(session, owner, settings)
         if wait is not None:
             raise RateLimited(wait)
-    active = jobs.active_count(session, owner)
-    if active >= settings.max_active_jobs:
-        raise QuotaExceeded(
-            f"{active} of your jobs are queued or running and at most {settings.max_active_jobs} "
-            "may be: wait for one to finish or cancel one"
-        )
 
 
 def count_prediction(owner: str, settings: Settings) -> None:
@@ -133,7 +138,7 @@ def count_prediction(owner: str, settings: Settings) -> None:
     if url is None:
         count, wait = _local_predictions.incr(owner, window)
     else:
-        _, count, wait = _incr(url, f"{settings.queue_name}:predict:{owner}", window)
+        _, count, wait = _take(url, f"{settings.queue_name}:predict:{owner}", window, -1)
     if count > settings.predict_rate_limit:
         raise RateLimited(wait)
 
@@ -148,16 +153,20 @@ def _give_back(url: str) -> Any:
     return _client(url).register_script(_GIVE_BACK)
 
 
-def _incr(url: str, prefix: str, window: int) -> tuple[str, int, int]:
-    """Count one in the current window: its key, the count now, and seconds until it ends."""
+@cache
+def _take_script(url: str) -> Any:
+    return _client(url).register_script(_TAKE)
+
+
+def _take(url: str, prefix: str, window: int, limit: int) -> tuple[str, int, int]:
+    """Count one in the current window unless that passes ``limit`` (< 0: no limit): its key,
+    the count now (negative when refused, and so not counted), and seconds until it ends."""
     now = time.time()
     number = int(now // window)
     key = f"{prefix}:{number}"
     try:
-        pipeline = _client(url).pipeline(transaction=True)
-        pipeline.incr(key)
-        pipeline.expire(key, window + 1)  # the key names its window, so it may go once it ends
-        count, _ = pipeline.execute()
+        # The key names its window, so it may go once the window ends.
+        count = int(_take_script(url)(keys=[key], args=[window + 1, limit]))
     except redis.RedisError as exc:
         # The message names host and port at most; the URL (and any password) stays out.
         raise CounterUnavailable(type(exc).__name__) from exc

@@ -32,9 +32,7 @@ class Settings(BaseSettings):
     # samples x epochs; 100-260 ns each here (bench/scaling.py), so the default's largest job
     # takes at most some 3.6 hours of one core, under JOB_TIME_LIMIT).
     max_graph_bytes: int = Field(default=2 * 1024**3, gt=0)
-    max_work: int = Field(
-        default=50_000_000_000, gt=0, description="parameters x samples x epochs"
-    )
+    max_work: int = Field(default=50_000_000_000, gt=0, description="parameters x samples x epochs")
     max_predict_batch: int = Field(default=10_000, gt=0)
     # One prediction's work: input rows x the model's weights and biases. At about 50 ns a
     # multiply-add on our machines, the default costs a request about a tenth of a second.

@@ -127,21 +127,20 @@ def _train_recording(
         if claim.checkpoint is not None:
             log.info("job %s attempt %d resumes after epoch %d", job_id, attempt, training.epoch)
         resumed = training.epoch
-        _write(
-            factory,
-            settings,
-            f"job {job_id}: rewind",
-            lambda s: rewind(s, job_id, attempt, resumed),
-        )
+        if attempt > 1:  # a first attempt has nothing written past its start to forget
+            _write(
+                factory,
+                settings,
+                f"job {job_id}: rewind",
+                lambda s: rewind(s, job_id, attempt, resumed),
+            )
         last_checkpoint = started = time.monotonic()
         epoch_timer = EpochTimer(training.epoch)
+        time_limit = settings.job_time_limit
         while not training.done:
-            # Checked here, at an epoch boundary, rather than by Celery's soft time limit: that
-            # one raises wherever the code happens to be, even inside a database transaction.
-            if time.monotonic() - started >= settings.job_time_limit:
-                raise TimeLimitReached
             stats = training.run_epoch()
-            recorder.add(
+            # Nothing else per epoch (one may take 0.1 ms): the rest waits for a batch.
+            due = recorder.add(
                 stats.epoch,
                 stats.loss,
                 stats.accuracy,
@@ -151,7 +150,11 @@ def _train_recording(
                 val_accuracy=stats.val_accuracy,
                 val_rmse=stats.val_rmse,
             )
-            if recorder.due():
+            if due:
+                # Checked here, at an epoch boundary, rather than by Celery's soft time limit:
+                # that one raises wherever the code happens to be, even inside a transaction.
+                if time.monotonic() - started >= time_limit:
+                    raise TimeLimitReached
                 epoch_timer.lap(stats.epoch)  # one histogram observation per batch
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:

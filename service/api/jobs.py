@@ -286,8 +286,23 @@ def _store_once(
             if job is not None:
                 return job, job_out(job), False
             _admit(session, owner)
-            queue = current_settings().queue_name  # where enqueue() sends its message
-            job = jobs.create_job(session, spec, name, owner, key, digest, labels, queue)
+            settings = current_settings()
+            queue = settings.queue_name  # where enqueue() sends its message
+            try:
+                job = jobs.create_job(
+                    session,
+                    spec,
+                    name,
+                    owner,
+                    key,
+                    digest,
+                    labels,
+                    queue,
+                    max_active=settings.max_active_jobs,
+                )
+            except jobs.QuotaExceeded as exc:
+                title, kind = "Too Many Active Jobs", "too-many-active-jobs"
+                raise Problem(429, title, str(exc), kind) from exc
             return job, job_out(job), True
     except IntegrityError:
         if key is None:
@@ -320,7 +335,7 @@ def _reserve(owner: str, key: str | None) -> ratelimit.Reservation:
 
 
 def _admit(session: Any, owner: str) -> None:
-    """Refuse a new job over the owner's active-job quota (or, without Redis, their rate)."""
+    """Hold the owner's submissions for the quota's count (and, without Redis, check the rate)."""
     settings = current_settings()
     try:
         ratelimit.admit(session, owner, settings)
@@ -329,8 +344,6 @@ def _admit(session: Any, owner: str) -> None:
             f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
             exc.retry_after,
         ) from exc
-    except ratelimit.QuotaExceeded as exc:
-        raise Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs") from exc
 
 
 def _count_prediction(settings: Settings) -> None:
