@@ -148,7 +148,9 @@ def test_reapers_in_several_workers_requeue_a_job_once(make_job: Any, settings: 
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(found) == sorted(jobs)
+    # Each job once, by one reaper or another (an earlier test's stale job may be among them).
+    assert len(found) == len(set(found))
+    assert jobs <= set(found)
 
 
 def test_reaper_pass_puts_a_message_on_the_queue(
