@@ -5,7 +5,7 @@ from typing import Any
 from flask import Flask
 
 from service import auth, bodies, config, dashboard, headers, job_ids, problems
-from service.api import datasets, exports, jobs, metrics, system
+from service.api import datasets, exports, jobs, metrics, sweeps, system
 from service.api import events as event_routes
 from store import events
 from store import metrics as store_metrics
@@ -42,6 +42,7 @@ def create_app(
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(datasets.bp)
+    app.register_blueprint(sweeps.bp)
     app.register_blueprint(event_routes.bp)
     app.register_blueprint(dashboard.bp)
     return app

@@ -164,6 +164,7 @@ class ProgressRecorder:
         retry: Callable[[Write], str] = lambda write: write(),
         every: int = 1,
         last: int | None = None,
+        prune: Callable[[Session, int], bool] | None = None,
     ) -> None:
         self._sessions = sessions
         self._job_id = job_id
@@ -184,6 +185,9 @@ class ProgressRecorder:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         self._pending: Future[str] | None = None
         self.status: str = JobStatus.RUNNING
+        # A sweep's pruning rule, asked after each batch; once it says so, the run should stop.
+        self._prune = prune
+        self.pruned = False
 
     def add(
         self, epoch: int, loss: float, accuracy: float | None, rmse: float | None = None
@@ -259,6 +263,8 @@ class ProgressRecorder:
                 status = _fenced_update(session, self._job_id, self._attempt, **values)
                 if epochs:
                     insert_losses(session, self._job_id, epochs, losses, accuracies, rmses)
+                    if self._prune is not None and self._prune(session, epochs[-1]):
+                        self.pruned = True  # read by the runner after this write has finished
             publish(self._job_id)  # wake live event streams, now that the batch is committed
             return status
 
@@ -308,14 +314,25 @@ def insert_losses(
     session.execute(sqlite.insert(EpochLoss).on_conflict_do_nothing(), rows)
 
 
-def finish_job(session: Session, job_id: str, attempt: int, weights: dict[str, Any] | None) -> str:
-    """End a job: succeeded with its weights, or cancelled when ``weights`` is None."""
-    status = JobStatus.SUCCEEDED if weights is not None else JobStatus.CANCELLED
+def finish_job(
+    session: Session,
+    job_id: str,
+    attempt: int,
+    weights: dict[str, Any] | None,
+    pruned: bool = False,
+) -> str:
+    """End a job: succeeded with its weights, else pruned (if ``pruned`` and it was not asked
+    to cancel meanwhile) or cancelled."""
     values = {"weights": weights, "checkpoint": None, "finished_at": utcnow()}
-    if not move(session, status, _owned(job_id, attempt), among=WORKING, **values):
-        raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
-    publish_after_commit(session, job_id)
-    return status
+    owned = _owned(job_id, attempt)
+    endings = [JobStatus.SUCCEEDED] if weights is not None else [JobStatus.CANCELLED]
+    if weights is None and pruned:
+        endings.insert(0, JobStatus.PRUNED)  # from running only: a cancel asked wins
+    for status in endings:
+        if move(session, status, owned, among=WORKING, **values):
+            publish_after_commit(session, job_id)
+            return status
+    raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
 
 
 def fail_by_message(session: Session, message_id: str, error: str) -> str | None:

@@ -28,6 +28,7 @@ from store.progress import (
     hand_back,
     rewind,
 )
+from store.pruning import rule_for
 from store.queue import BrokerUnavailable, enqueue
 from store.retry import is_transient, with_retry
 from store.settings import Settings
@@ -93,6 +94,7 @@ def fail_killed(settings: Settings, message_id: str, error: str) -> None:
 
 def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, claim: Claim) -> str:
     attempt = claim.attempt
+    rule = _write(factory, settings, f"job {job_id}: pruning", lambda s: rule_for(s, job_id))
     recorder = ProgressRecorder(
         factory,
         job_id,
@@ -102,6 +104,7 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
         retry=lambda write: with_retry(write, settings.db_retry_seconds, f"job {job_id}: progress"),
         every=claim.recorded_every,
         last=claim.spec["training"]["epochs"],
+        prune=rule.prunes_at(job_id) if rule is not None else None,
     )
     try:
         return _train_recording(factory, settings, job_id, claim, recorder)
@@ -147,7 +150,8 @@ def _train_recording(
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
-                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING:
+                # A cancel and a sweep's pruning stop the job the same way, at this boundary.
+                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING or recorder.pruned:
                     break
                 if stop_requested.is_set():  # this worker is stopping: another one resumes it
                     if _hand_back(factory, settings, job_id, claim.attempt, training, recorder):
@@ -160,7 +164,7 @@ def _train_recording(
             factory,
             settings,
             f"job {job_id}: finish",
-            lambda s: finish_job(s, job_id, attempt, weights),
+            lambda s: finish_job(s, job_id, attempt, weights, recorder.pruned),
         )
     except (SpecError, ArithmeticError) as exc:
         error = str(exc)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import classify, predict
 from engine.errors import SpecError
 from engine.losses import CLASSIFIERS
+from engine.overrides import MissingPath, apply_overrides
 from engine.spec import DatasetData
 from engine.weights import parameter_count
 from service import idempotency
@@ -26,9 +27,7 @@ from service.spec import (
     RERUN_REQUEST,
     JobSpec,
     LimitExceeded,
-    MissingPath,
     RerunRequest,
-    apply_overrides,
     check_limits,
 )
 from store import datasets, jobs, metrics, ratelimit
