@@ -175,12 +175,14 @@ def _trials(body: SweepRequest, base: dict[str, Any], owner: str) -> Trials:
 
 def _spec(document: dict[str, Any], owner: str, prefix: str) -> dict[str, Any]:
     """A job spec validated as a submitted one is, normalised; a 422 whose fields start so."""
+    what = prefix.rstrip(".").replace("trials.", "trial ")
     try:
         # Through JSON, so it meets exactly the validation a submitted body meets.
         body = JOB_SPEC.validate_json(json.dumps(document))
     except ValidationError as exc:
-        raise from_validation_error(exc, prefix=prefix) from exc
-    what = prefix.rstrip(".").replace("trials.", "trial ")
+        problem = from_validation_error(exc, prefix=prefix)
+        problem.detail = f"{what}: {problem.detail}"  # the fields say which trial too
+        raise problem from exc
     if isinstance(body.data, DatasetData):
         with current_sessions().begin() as session:
             stored = datasets.stored_data(session, body.data.dataset, owner)
