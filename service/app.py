@@ -5,6 +5,7 @@ from typing import Any
 from flask import Flask
 
 from service import auth, bodies, config, dashboard, headers, job_ids, problems
+from service.dashboard import sweep_pages
 from service.api import datasets, exports, jobs, metrics, sweeps, system
 from service.api import events as event_routes
 from store import events
@@ -45,4 +46,5 @@ def create_app(
     app.register_blueprint(sweeps.bp)
     app.register_blueprint(event_routes.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(sweep_pages.bp)
     return app
