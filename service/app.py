@@ -5,9 +5,9 @@ from typing import Any
 from flask import Flask
 
 from service import auth, bodies, config, dashboard, headers, job_ids, problems
-from service.dashboard import sweep_pages
 from service.api import datasets, exports, jobs, metrics, sweeps, system
 from service.api import events as event_routes
+from service.dashboard import sweep_pages
 from store import events
 from store import metrics as store_metrics
 from store.settings import Settings, get_settings

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from engine import train
 from engine.overrides import apply_overrides
 from store.db import sessions
-from store.models import EpochLoss, Job, Sweep
+from store.models import Job, Sweep
 from tests.service.conftest import DATABASE_URL
 from tests.service.servers import start_workers, wait_until
 from tests.service.specs import moons_job
@@ -83,8 +83,9 @@ def test_a_grid_trial_trains_bitwise_as_the_same_spec_alone(
         lone = client.post("/api/v1/jobs", json={**base, **_override(base, grid, 1)}).get_json()
         final = wait_ended(client, sweep["id"])
         lone_job = wait_until(
-            lambda: (j := client.get(f"/api/v1/jobs/{lone['id']}").get_json())["status"] in ENDED
-            and j,
+            lambda: (
+                (j := client.get(f"/api/v1/jobs/{lone['id']}").get_json())["status"] in ENDED and j
+            ),
             120,
             "the lone job to end",
         )
@@ -222,8 +223,9 @@ def test_another_owners_job_starts_when_the_next_worker_frees_up(
     try:
         sweep = submit(client, sweep_request(moons_job(300), seeds=list(range(12)), max_parallel=2))
         wait_until(
-            lambda: client.get(f"/api/v1/sweeps/{sweep['id']}").get_json()["counts"]["running"]
-            == 2,
+            lambda: (
+                client.get(f"/api/v1/sweeps/{sweep['id']}").get_json()["counts"]["running"] == 2
+            ),
             120,
             "two trials to run",
         )
