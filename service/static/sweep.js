@@ -41,6 +41,7 @@ function drawCurves(lines) {
       stroke: isBest ? '#d9661f' : pruned ? 'rgba(138, 109, 59, 0.3)' : 'rgba(31, 111, 181, 0.7)',
       width: isBest ? 3 : 1,
       spanGaps: true,
+      points: { show: false },
       value: (u, v) => number(v),
     });
   }
