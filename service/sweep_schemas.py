@@ -5,11 +5,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.schemas import Query
 from store import sweeps
-from store.models import Sweep
+from store.models import Job, Sweep
+from store.objective import best_of_sweep
 from store.status import JobStatus
 
 
@@ -92,8 +94,13 @@ class TrialQuery(Query):
             return found
         if self.sort == "objective":
             sign = 1 if mode == "min" else -1
+            # Ties as the sweep's best breaks them: the earlier epoch, then the trial made first.
             return sorted(
-                found, key=lambda t: (t.best is None, sign * t.best.value if t.best else 0)
+                found,
+                key=lambda t: (
+                    t.best is None,
+                    *((sign * t.best.value, t.best.epoch) if t.best else ()),
+                ),
             )
         path = self.sort
         # Values of one path may mix types (a choice of 8 or "wide"): numbers before the rest.
@@ -114,7 +121,7 @@ def _sortable(value: Any) -> Any:
 def sweep_out(session: Session, sweep: Sweep, full: bool = False) -> dict[str, Any]:
     """The JSON document of a sweep (with its request when ``full``)."""
     counted = sweeps.counts(session, [sweep.id])[sweep.id]
-    leader = sweeps.best_trial(sweep, sweeps.trials(session, sweep))
+    leader = best_of_sweep(session, sweep.id, sweep.metric, sweep.mode)
     base = f"/api/v1/sweeps/{sweep.id}"
     document: dict[str, Any] = {
         "id": sweep.id,
@@ -136,12 +143,14 @@ def sweep_out(session: Session, sweep: Sweep, full: bool = False) -> dict[str, A
             "jobs": f"/api/v1/jobs?sweep={sweep.id}",
         },
     }
-    if leader is not None and leader.best is not None:
+    if leader is not None:
+        job_id, best = leader
+        params = session.scalar(select(Job.params).where(Job.id == job_id))
         document["best"] = {
-            "job_id": leader.job_id,
-            "params": leader.params,
-            "objective": leader.best.value,
-            "epoch": leader.best.epoch,
+            "job_id": job_id,
+            "params": params or {},
+            "objective": best.value,
+            "epoch": best.epoch,
         }
     if full:
         document["request"] = sweep.request

@@ -57,6 +57,22 @@ def best_per_trial(session: Session, sweep_id: str, metric: str, mode: str) -> d
     return {row.job_id: Best(row.value, row.epoch) for row in rows}
 
 
+def best_of_sweep(
+    session: Session, sweep_id: str, metric: str, mode: str
+) -> tuple[str, Best] | None:
+    """The trial with the sweep's best recorded value (the earliest epoch, then the first
+    trial made, on a tie), and that value; None before any trial has one."""
+    value = column(metric)
+    row = session.execute(
+        select(EpochLoss.job_id, EpochLoss.epoch, value)
+        .join(Job, Job.id == EpochLoss.job_id)
+        .where(Job.sweep_id == sweep_id, value.is_not(None))
+        .order_by(better_first(metric, mode), EpochLoss.epoch, Job.created_at)
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (row[0], Best(row[2], row[1]))
+
+
 def is_better(a: float, b: float, mode: str) -> bool:
     """True when ``a`` beats ``b`` under ``mode``."""
     return a < b if mode == "min" else a > b

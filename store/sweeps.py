@@ -18,7 +18,7 @@ from store.events import publish_after_commit
 from store.jobs import Conflict, NotFound, newest_first_page
 from store.models import EpochLoss, Job, Sweep, utcnow
 from store.moves import move
-from store.objective import Best, best_per_trial, column, is_better
+from store.objective import Best, best_per_trial, column
 from store.status import ACTIVE, WORKING, JobStatus
 
 
@@ -152,21 +152,6 @@ def trials(session: Session, sweep: Sweep) -> list[Trial]:
     return [
         Trial(row.id, row.params or {}, row.status, row.epoch, best.get(row.id)) for row in rows
     ]
-
-
-def best_trial(sweep: Sweep, found: list[Trial]) -> Trial | None:
-    """The trial with the best objective (the first made, on a tie), or None before any has one."""
-    leader: Trial | None = None
-    for trial in found:
-        if trial.best is None:
-            continue
-        if (
-            leader is None
-            or leader.best is None
-            or is_better(trial.best.value, leader.best.value, sweep.mode)
-        ):
-            leader = trial
-    return leader
 
 
 def cancel(session: Session, sweep: Sweep) -> None:

@@ -67,7 +67,8 @@ function sortValue(trial, key) {
 function compare(a, b) {
   const x = sortValue(a, sortKey);
   const y = sortValue(b, sortKey);
-  if (x === y) return a.index - b.index;
+  // Ties as the API breaks them: the earlier best epoch, then the trial made first.
+  if (x === y) return (sortKey === 'objective' && a.epoch - b.epoch) || a.index - b.index;
   if (x === null || x === undefined) return 1; // missing values last, either way
   if (y === null || y === undefined) return -1;
   const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
