@@ -342,3 +342,35 @@ def test_trials_count_against_the_quota_only_while_they_run(
         client.post(f"/api/v1/sweeps/{made['id']}/cancel")
     for lone in (job, third):
         client.post(f"/api/v1/jobs/{lone.get_json()['id']}/cancel")
+
+
+def test_a_sweep_counts_once_against_the_submission_rate(
+    app: Any, make_token: Any, monkeypatch: Any, queue: str
+) -> None:
+    from store.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "rate_limit", 2)
+    monkeypatch.setattr(get_settings(), "rate_window_seconds", 3600)  # one window for the test
+    owner = app.test_client()
+    owner.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token('sweep-rate')}"
+    sweep = owner.post("/api/v1/sweeps", json=sweep_request(moons_job(5), seeds=list(range(8))))
+    assert sweep.status_code == 202, sweep.get_json()
+    assert owner.post("/api/v1/jobs", json=moons_job(5)).status_code == 202  # 2 of 2
+    refused = owner.post("/api/v1/sweeps", json=sweep_request(moons_job(5)))
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    owner.post(f"/api/v1/sweeps/{sweep.get_json()['id']}/cancel")
+
+
+def test_the_openapi_document_describes_sweeps(client: Any) -> None:
+    document = client.get("/openapi.json").get_json()
+    paths = document["paths"]
+    assert set(paths["/api/v1/sweeps"]) == {"post", "get"}
+    assert set(paths["/api/v1/sweeps/{sweep_id}"]) == {"get", "delete"}
+    for tail in ("trials", "curves", "cancel"):
+        assert f"/api/v1/sweeps/{{sweep_id}}/{tail}" in paths
+    request = document["components"]["schemas"]["SweepRequest"]
+    assert request["properties"]["base"] == {"$ref": "#/components/schemas/JobSpec"}
+    statuses = document["components"]["schemas"]["TrialOut"]["properties"]["status"]
+    assert "pruned" in str(document["components"]["schemas"].get("JobStatus", statuses))
+    listed = [p["name"] for p in paths["/api/v1/jobs"]["get"]["parameters"]]
+    assert "sweep" in listed
