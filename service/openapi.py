@@ -33,6 +33,7 @@ from service.schemas import (
 from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
 from service.sweep_schemas import (
     CurvesOut,
+    CurvesQuery,
     SweepListQuery,
     SweepOut,
     SweepPage,
@@ -368,7 +369,7 @@ def build_openapi() -> dict[str, Any]:
                 {"200": ok(TrialPage, "every trial")},
                 "404 422",
                 tag="sweeps",
-                parameters=[SWEEP_ID, _query_parameters(TrialQuery)[0]],
+                parameters=[SWEEP_ID, *_query_parameters(TrialQuery)],
             ),
         },
         "/api/v1/sweeps/{sweep_id}/curves": {
@@ -378,7 +379,7 @@ def build_openapi() -> dict[str, Any]:
                 {"200": ok(CurvesOut, "one line per trial")},
                 "404 422",
                 tag="sweeps",
-                parameters=[SWEEP_ID, _query_parameters(TrialQuery)[1]],
+                parameters=[SWEEP_ID, *_query_parameters(CurvesQuery)],
             ),
         },
         "/api/v1/sweeps/{sweep_id}/cancel": {

@@ -71,6 +71,10 @@ class CurvesOut(BaseModel):
     items: list[CurveOut]
 
 
+class CurvesQuery(Query):
+    points: int = Field(default=500, ge=1, le=10_000, description="at most this many per trial")
+
+
 class SweepListQuery(Query):
     limit: int = Field(default=50, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=500)
@@ -85,7 +89,6 @@ class TrialQuery(Query):
         description="objective (best first) or a param's dotted path (ascending); "
         "default: the order the trials were made",
     )
-    points: int = Field(default=500, ge=1, le=10_000, description="curves: at most per trial")
 
     def sorted(self, found: Iterable[sweeps.Trial], mode: str) -> list[sweeps.Trial]:
         """The trials in the order asked; those without the key last."""

@@ -165,6 +165,12 @@ def cancel(session: Session, sweep: Sweep) -> None:
         publish_after_commit(session, job_id)  # live streams show the cancel at once
 
 
+def delete_unqueued(session: Session, sweep_id: str) -> None:
+    """Remove a sweep whose trials could not be queued, so a failed submission leaves nothing."""
+    session.execute(delete(Job).where(Job.sweep_id == sweep_id))
+    session.execute(delete(Sweep).where(Sweep.id == sweep_id))
+
+
 def remove_ended(session: Session, sweep_id: str, owner: str | None) -> None:
     """Delete the owner's sweep and its trials once every trial has ended.
 

@@ -23,7 +23,7 @@ from service.auth import current_caller, current_owner
 from service.config import current_sessions, current_settings
 from service.problems import Problem, from_validation_error, unavailable, validation_problem
 from service.spec import JOB_SPEC, LimitExceeded, check_limits
-from service.sweep_schemas import SweepListQuery, TrialQuery, sweep_out, trial_out
+from service.sweep_schemas import CurvesQuery, SweepListQuery, TrialQuery, sweep_out, trial_out
 from service.sweep_spec import SWEEP_REQUEST, SweepRequest
 from store import datasets, metrics, ratelimit, sweeps
 from store.fair import top_up
@@ -60,7 +60,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
             top_up(current_sessions(), settings, settings.queue_name)
         except BrokerUnavailable as exc:
             with current_sessions().begin() as session:
-                session.delete(session.get_one(Sweep, sweep.id))  # its trials go with it
+                sweeps.delete_unqueued(session, sweep.id)
             raise unavailable(
                 "the job queue is unreachable; try again shortly", "queue-unavailable"
             ) from exc
@@ -103,7 +103,7 @@ def list_trials(sweep_id: str) -> Response:
 @bp.get("/<sweep_id>/curves")
 def curves(sweep_id: str) -> Response:
     """Every trial's objective, epoch by epoch (at most ``points`` per trial), for one chart."""
-    query = query_args(TrialQuery)
+    query = query_args(CurvesQuery)
     with current_sessions().begin() as session:
         sweep = _owned(session, sweep_id)
         lines = sweeps.curves(session, sweep, query.points)

@@ -374,3 +374,16 @@ def test_the_openapi_document_describes_sweeps(client: Any) -> None:
     assert "pruned" in str(document["components"]["schemas"].get("JobStatus", statuses))
     listed = [p["name"] for p in paths["/api/v1/jobs"]["get"]["parameters"]]
     assert "sweep" in listed
+
+
+def test_an_unreachable_broker_is_a_503_that_leaves_nothing(client: Any, monkeypatch: Any) -> None:
+    from store.settings import get_settings
+    from tests.service.conftest import BROKER_URL
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "rate_limit_url", BROKER_URL)  # the counter stays up
+    monkeypatch.setattr(settings, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens
+    before = count_rows(Sweep), count_rows(Job)
+    response = client.post("/api/v1/sweeps", json=sweep_request(moons_job(5), seeds=[1, 2]))
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert (count_rows(Sweep), count_rows(Job)) == before
