@@ -154,8 +154,9 @@ def trials(session: Session, sweep: Sweep) -> list[Trial]:
     ]
 
 
-def cancel(session: Session, sweep: Sweep) -> None:
-    """Cancel every trial still queued, ask every running one to stop; the sweep is cancelled."""
+def cancel(session: Session, sweep: Sweep) -> int:
+    """Cancel every trial still queued, ask every running one to stop; the sweep is cancelled.
+    How many queued trials ended here (no worker will count their ending)."""
     if sweep.cancelled_at is None:
         sweep.cancelled_at = utcnow()
     mine = Job.sweep_id == sweep.id
@@ -163,6 +164,7 @@ def cancel(session: Session, sweep: Sweep) -> None:
     asked = move(session, JobStatus.CANCELLING, mine, among=[JobStatus.RUNNING])
     for job_id in (*ended, *asked):
         publish_after_commit(session, job_id)  # live streams show the cancel at once
+    return len(ended)
 
 
 def delete_unqueued(session: Session, sweep_id: str) -> None:

@@ -29,6 +29,7 @@ from store import datasets, metrics, ratelimit, sweeps
 from store.fair import top_up
 from store.models import Sweep
 from store.queue import BrokerUnavailable
+from store.status import JobStatus
 from store.trials import TooManyTrials, expand
 
 from .parsing import cursor_checked, json_body, query_args
@@ -120,7 +121,8 @@ def cancel(sweep_id: str) -> tuple[Response, int]:
         if sweeps.status(sweep, counted) == "succeeded":
             detail = "cannot cancel: every trial of the sweep has ended"
             raise Problem(409, "Conflict", detail, "sweep-finished")
-        sweeps.cancel(session, sweep)
+        ended = sweeps.cancel(session, sweep)
+    metrics.instruments().jobs_finished.labels(JobStatus.CANCELLED).inc(ended)
     with current_sessions().begin() as session:
         return jsonify(sweep_out(session, _owned(session, sweep_id), full=True)), 202
 
