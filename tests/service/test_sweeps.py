@@ -4,6 +4,7 @@ Each test that runs trials has a queue of its own and its own workers, so the se
 and the other tests' jobs never mix with its trials.
 """
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,15 @@ def submit(client: Any, body: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def wait_ended(client: Any, sweep_id: str, timeout: float = 300) -> dict[str, Any]:
-    def ended() -> dict[str, Any] | None:
+def wait_ended(client: Any, sweep_id: str, timeout: float = 240) -> dict[str, Any]:
+    """The sweep's document once every trial has ended (its counts in the failure if not)."""
+    deadline = time.monotonic() + timeout
+    while True:
         sweep: dict[str, Any] = client.get(f"/api/v1/sweeps/{sweep_id}").get_json()
-        active = sum(sweep["counts"][s] for s in ("queued", "running", "cancelling"))
-        return sweep if active == 0 else None
-
-    found: dict[str, Any] = wait_until(ended, timeout, f"sweep {sweep_id} to end", interval=0.2)
-    return found
+        if not sum(sweep["counts"][s] for s in ("queued", "running", "cancelling")):
+            return sweep
+        assert time.monotonic() < deadline, f"sweep still going: {sweep['counts']}"
+        time.sleep(0.2)
 
 
 def trial_rows(sweep_id: str) -> list[Job]:
@@ -131,13 +133,13 @@ def _override(base: dict[str, Any], grid: dict[str, Any], index: int) -> dict[st
 def test_max_parallel_is_never_exceeded(client: Any, queue: str, tmp_path: Path) -> None:
     workers = start_workers(tmp_path, 3, QUEUE_NAME=queue)
     try:
-        body = sweep_request(moons_job(60), seeds=list(range(7)), max_parallel=2)
+        body = sweep_request(moons_job(30), seeds=list(range(6)), max_parallel=2)
         sweep = submit(client, body)
         final = wait_ended(client, sweep["id"])
     finally:
         for worker in workers:
             worker.stop()
-    assert final["counts"]["succeeded"] == 7
+    assert final["counts"]["succeeded"] == 6
     rows = trial_rows(sweep["id"])
     assert most_at_once(rows) <= 2, [(r.started_at, r.finished_at) for r in rows]
     assert all(r.attempts == 1 for r in rows)
@@ -322,11 +324,13 @@ def test_sweeps_are_owned_listed_newest_first_and_idempotent(
 
 
 def test_trials_count_against_the_quota_only_while_they_run(
-    client: Any, monkeypatch: Any, queue: str
+    app: Any, make_token: Any, monkeypatch: Any, queue: str
 ) -> None:
     from store.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "max_active_jobs", 2)
+    client = app.test_client()  # an owner of the test's own: no other test's jobs count
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token('sweep-quota')}"
     sweep = submit(client, sweep_request(moons_job(5), seeds=list(range(10))))
     # Ten queued trials, none running: the owner may still submit a job (and a sweep).
     job = client.post("/api/v1/jobs", json=moons_job(5))
