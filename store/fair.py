@@ -142,7 +142,7 @@ def in_flight(
     a running job belongs to a worker that died: Redis gives it back only after its visibility
     timeout (hours), so it is counted as lost.
     """
-    spent = set(spent)
+    spent = set(spent) | found.skipped  # a skipped message claimed nothing, and never will
     fresh = sum(
         1
         for message_id, age in found.unacked

@@ -29,7 +29,7 @@ from store.progress import (
     rewind,
 )
 from store.pruning import rule_for
-from store.queue import BrokerUnavailable, enqueue
+from store.queue import BrokerUnavailable, enqueue, mark_skipped
 from store.retry import is_transient, with_retry
 from store.settings import Settings
 from store.status import JobStatus
@@ -59,6 +59,8 @@ def run_job(settings: Settings, named: str, message_id: str | None = None) -> st
     )
     if claim is None:
         log.info("message for job %s: no job may start now; skipped", named)
+        if message_id is not None:
+            _skipped(factory, settings, message_id)
         return "skipped"
     job_id, attempt = claim.job_id, claim.attempt
     with job_context(job_id):
@@ -75,6 +77,21 @@ def run_job(settings: Settings, named: str, message_id: str | None = None) -> st
     # The job's slot is free: a job its owner's cap held back may start now (store.fair).
     top_up_quietly(factory, settings, settings.queue_name, own=message_id)
     return status
+
+
+def _skipped(factory: sessionmaker[Session], settings: Settings, message_id: str) -> None:
+    """A message spent on nothing: say so, then top the queue up.
+
+    A job may have become startable just after this claim looked (a trial of a capped sweep
+    ending on another worker), and that worker's top-up may count this message, not yet
+    acknowledged, as one still to claim it: marked skipped, it is not counted; and this top-up,
+    after the mark, finds such a job itself if the other looked before the mark.
+    """
+    try:
+        mark_skipped(settings, settings.queue_name, message_id)
+    except BrokerUnavailable:
+        log.warning("message %s: could not mark it skipped (broker unreachable)", message_id)
+    top_up_quietly(factory, settings, settings.queue_name, own=message_id)
 
 
 def fail_killed(settings: Settings, message_id: str, error: str) -> None:
