@@ -20,11 +20,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from store.models import INT_MAX, Job, Sweep
+from store.models import INT_MAX, Job, Sweep, utcnow
 from store.progress import Claim, claim_locked, lock_job, recorded_every
 from store.queue import BrokerUnavailable, Pending, enqueue, pending
 from store.settings import Settings
@@ -166,9 +167,15 @@ def top_up(
     found = pending(settings, queue)  # the broker first: a claim in between is then not missed
     with sessions.begin() as session:
         ready = startable(session, queue, settings)
+        # A message that ran a job is spent, also once the job has ended and until the worker
+        # acknowledges it (moments later): else two workers ending jobs at once each count the
+        # other's message as one still to claim a job, and neither sends one (seen with sweeps).
+        lately = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
         spent = session.scalars(
             select(Job.message_id).where(
-                Job.queue == queue, Job.status.in_(WORKING), Job.message_id.is_not(None)
+                Job.queue == queue,
+                Job.message_id.is_not(None),
+                or_(Job.status.in_(WORKING), Job.finished_at > lately),
             )
         ).all()
     short = len(ready) - in_flight(found, spent, settings, own)
