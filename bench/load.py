@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stack import Stack
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
+TERMINAL = {"succeeded", "failed", "cancelled", "pruned"}
 # Limits a single load client would otherwise meet: this measures the queue, not the quotas.
 ENV = {"RATE_LIMIT": "1000000", "MAX_ACTIVE_JOBS": "1000000"}
 

@@ -143,7 +143,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.client.get(f"/api/v1/jobs/{job_id}").json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
+            if job["status"] in ("succeeded", "failed", "cancelled", "pruned"):
                 return job
             time.sleep(poll)
         raise TimeoutError(job_id)

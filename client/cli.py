@@ -1,4 +1,5 @@
-"""The ``gradyard`` client commands: submit, status, list, losses, weights, predict, cancel, watch.
+"""The ``gradyard`` client commands: submit, status, list, losses, weights, predict, cancel, watch
+(and ``sweep``, in client/sweep_cli.py).
 
 They talk to a server over HTTP through client.client (never to the database), so they work
 against any Gradyard: ``--url``/``GRADYARD_URL`` names it, ``--token``/``GRADYARD_TOKEN`` is the
@@ -332,3 +333,9 @@ def _server_commands() -> dict[str, click.Command]:
 @click.option("--token", envvar="GRADYARD_TOKEN", default=None, help=TOKEN_HELP)
 def main(url: str | None, token: str | None) -> None:
     """Gradyard: train small neural networks on demand."""
+
+
+# Last: the sweep commands use this module's helpers (_connection, _fail, _read_json).
+from client.sweep_cli import sweep  # noqa: E402
+
+main.add_command(sweep)

@@ -19,7 +19,9 @@ from typing import Any
 import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "pruned"})
+ACTIVE = ("queued", "running", "cancelling")
+SWEEP_ENDED = frozenset({"succeeded", "failed", "cancelled"})
 # A stream is silent for at most the server's heartbeat (5 s by default) between two events.
 STREAM_READ_TIMEOUT = 60.0
 # A stream refused for now (429: the owner's streams are all open; 503: the server's) is tried
@@ -218,6 +220,49 @@ class Client:
             if event.event == "epoch" and on_progress is not None:
                 on_progress(event.data)
         return self.get(job_id)
+
+    def submit_sweep(
+        self, request: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Submit a sweep (a base spec and how its trials vary); the sweep's document."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._json("POST", "/api/v1/sweeps", json=request, headers=headers)
+
+    def sweep(self, sweep_id: str) -> dict[str, Any]:
+        """A sweep's document: its status, its trials counted by status, and the best trial."""
+        return self._json("GET", f"/api/v1/sweeps/{sweep_id}")
+
+    def trials(self, sweep_id: str, sort: str | None = None) -> list[dict[str, Any]]:
+        """Every trial of a sweep; ``sort``: "objective" (best first) or a param's path."""
+        params = {"sort": sort} if sort else None
+        items: list[dict[str, Any]] = self._json(
+            "GET", f"/api/v1/sweeps/{sweep_id}/trials", params=params
+        )["items"]
+        return items
+
+    def cancel_sweep(self, sweep_id: str) -> dict[str, Any]:
+        """Cancel every trial of a sweep still queued or running; the sweep's document."""
+        return self._json("POST", f"/api/v1/sweeps/{sweep_id}/cancel")
+
+    def wait_sweep(
+        self,
+        sweep_id: str,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = None,
+        poll: float = 1.0,
+    ) -> dict[str, Any]:
+        """Poll until every trial has ended (``TimeoutError`` after ``timeout`` s); the sweep's
+        final document. ``on_progress`` gets each document polled meanwhile."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            sweep = self.sweep(sweep_id)
+            if on_progress is not None:
+                on_progress(sweep)
+            if sweep["status"] in SWEEP_ENDED and not any(sweep["counts"].get(s) for s in ACTIVE):
+                return sweep
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"sweep {sweep_id} still {sweep['status']} after {timeout} s")
+            time.sleep(poll)
 
     def _pages(
         self, url: str, params: dict[str, Any] | None, limit: int | None = None

@@ -5,8 +5,9 @@ from typing import Any
 from flask import Flask
 
 from service import auth, bodies, config, dashboard, headers, job_ids, problems
-from service.api import datasets, exports, jobs, metrics, system
+from service.api import datasets, exports, jobs, metrics, sweeps, system
 from service.api import events as event_routes
+from service.dashboard import sweep_pages
 from store import events
 from store import metrics as store_metrics
 from store.settings import Settings, get_settings
@@ -42,6 +43,8 @@ def create_app(
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(datasets.bp)
+    app.register_blueprint(sweeps.bp)
     app.register_blueprint(event_routes.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(sweep_pages.bp)
     return app

@@ -26,6 +26,12 @@ def register(app: Flask) -> None:
 
 
 def _check_job_id() -> None:
-    job_id = (request.view_args or {}).get("job_id")
-    if job_id is not None and request.path.startswith("/api/") and not is_job_id(job_id):
+    args = request.view_args or {}
+    if not request.path.startswith("/api/"):
+        return
+    job_id = args.get("job_id")
+    if job_id is not None and not is_job_id(job_id):
         raise Problem(404, "Not Found", "no such job: job ids are UUIDs", "not-found")
+    sweep_id = args.get("sweep_id")  # named as jobs are (store/sweeps.py)
+    if sweep_id is not None and not is_job_id(sweep_id):
+        raise Problem(404, "Not Found", "no such sweep: sweep ids are UUIDs", "not-found")

@@ -31,6 +31,16 @@ from service.schemas import (
     WeightsOut,
 )
 from service.spec import JOB_SPEC, PREDICT_REQUEST, RERUN_REQUEST
+from service.sweep_schemas import (
+    CurvesOut,
+    CurvesQuery,
+    SweepListQuery,
+    SweepOut,
+    SweepPage,
+    TrialPage,
+    TrialQuery,
+)
+from service.sweep_spec import SWEEP_REQUEST
 
 REF = "#/components/schemas/{model}"
 # Any other id is a 404 (service/job_ids.py).
@@ -40,6 +50,22 @@ JOB_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+SWEEP_ID = {
+    "name": "sweep_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+SWEEP_DESCRIPTION = (
+    "Trials are the grid's product, or `random.trials` seeded draws from `random.space`, each "
+    "repeated for every seed in `seeds` (as `training.seed`); paths are dotted paths into "
+    "`base`. Every trial's spec is validated as a submitted job's before anything is stored: a "
+    "bad one is a 422 naming `trials.N.<field>`; more than MAX_SWEEP_TRIALS trials is a 422. "
+    "Each trial is a job (`GET /api/v1/jobs?sweep=ID`); at most `max_parallel` run at once. "
+    "With `pruning`, a trial whose best objective is worse than the median of the other trials "
+    "at the same epoch (past `warmup_epochs`, with `min_trials` others there) ends `pruned`. "
+    "A sweep counts once against the submission rate."
+)
 DATASET_ID = {"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}
 CSV_BODY = {
     "description": "a header row, then one sample per row; numbers, but for a target column of "
@@ -296,6 +322,77 @@ def build_openapi() -> dict[str, Any]:
                 parameters=[JOB_ID],
             ),
         },
+        "/api/v1/sweeps": {
+            "post": op(
+                "submit_sweep",
+                "Submit a sweep: many trials of one job spec",
+                {
+                    "202": ok(SweepOut, "the sweep, its trials queued"),
+                    "200": ok(SweepOut, "the sweep first submitted with this Idempotency-Key"),
+                },
+                "400 413 415 422 429",
+                tag="sweeps",
+                description=SWEEP_DESCRIPTION,
+                requestBody=body(SWEEP_REQUEST),
+                parameters=[IDEMPOTENCY_KEY],
+            ),
+            "get": op(
+                "list_sweeps",
+                "List sweeps, newest first",
+                {"200": ok(SweepPage, "a page of sweeps")},
+                "422",
+                tag="sweeps",
+                parameters=_query_parameters(SweepListQuery),
+            ),
+        },
+        "/api/v1/sweeps/{sweep_id}": {
+            "get": op(
+                "get_sweep",
+                "Get a sweep: status, trials per status, best trial",
+                {"200": ok(SweepOut, "the sweep")},
+                "404",
+                tag="sweeps",
+                parameters=[SWEEP_ID],
+            ),
+            "delete": op(
+                "delete_sweep",
+                "Delete an ended sweep with its trials",
+                {"204": {"description": "deleted"}},
+                "404 409",
+                tag="sweeps",
+                parameters=[SWEEP_ID],
+            ),
+        },
+        "/api/v1/sweeps/{sweep_id}/trials": {
+            "get": op(
+                "list_trials",
+                "A sweep's trials, sorted by objective or a param",
+                {"200": ok(TrialPage, "every trial")},
+                "404 422",
+                tag="sweeps",
+                parameters=[SWEEP_ID, *_query_parameters(TrialQuery)],
+            ),
+        },
+        "/api/v1/sweeps/{sweep_id}/curves": {
+            "get": op(
+                "sweep_curves",
+                "Every trial's objective, epoch by epoch",
+                {"200": ok(CurvesOut, "one line per trial")},
+                "404 422",
+                tag="sweeps",
+                parameters=[SWEEP_ID, *_query_parameters(CurvesQuery)],
+            ),
+        },
+        "/api/v1/sweeps/{sweep_id}/cancel": {
+            "post": op(
+                "cancel_sweep",
+                "Cancel a sweep: every trial still queued or running",
+                {"202": ok(SweepOut, "the sweep, cancelled")},
+                "404 409",
+                tag="sweeps",
+                parameters=[SWEEP_ID],
+            ),
+        },
         "/api/v1/datasets": {
             "post": op(
                 "upload_dataset",
@@ -373,6 +470,8 @@ def build_openapi() -> dict[str, Any]:
     # A job's stored spec is the request's normal form (every default filled in, no name or
     # labels): an instance of the request's JobSpec schema, so the document points there.
     schemas["JobOut"]["properties"]["spec"] = {"$ref": REF.format(model="JobSpec")}
+    # A sweep's base is a job spec, validated as one (service/api/sweeps.py).
+    schemas["SweepRequest"]["properties"]["base"] = {"$ref": REF.format(model="JobSpec")}
     return {
         "openapi": "3.1.0",
         "info": {

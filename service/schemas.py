@@ -26,6 +26,13 @@ class Progress(BaseModel):
     )
 
 
+class TrialOf(BaseModel):
+    """The sweep a job is a trial of, and the dotted paths the trial sets in its base spec."""
+
+    id: str
+    params: dict[str, Any]
+
+
 class JobSummary(BaseModel):
     """A job as lists show it: everything but its spec (``links.self`` has that)."""
 
@@ -48,6 +55,9 @@ class JobSummary(BaseModel):
     error: str | None
     labels: dict[str, str]
     links: dict[str, str]
+    sweep: TrialOf | None = Field(
+        default=None, description="present when the job is a trial of a sweep"
+    )
 
 
 class JobOut(JobSummary):
@@ -170,6 +180,9 @@ class JobListQuery(Query):
     )
     created_after: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
     created_before: AwareDatetime | None = Field(default=None, description="ISO 8601, with zone")
+    sweep: str | None = Field(
+        default=None, max_length=36, pattern=r"^[^\x00]*$", description="a sweep's trials only"
+    )
 
     def filters(self) -> Filters:
         """The store's filters for this query."""
@@ -178,6 +191,7 @@ class JobListQuery(Query):
             name_prefix=self.name,
             created_after=self.created_after,
             created_before=self.created_before,
+            sweep_id=self.sweep,
         )
 
 
@@ -199,7 +213,7 @@ class LossQuery(Query):
 def job_summary(job: Job) -> dict[str, Any]:
     """The JSON document of a job in a list: no spec."""
     base = f"/api/v1/jobs/{job.id}"
-    return {
+    summary: dict[str, Any] = {
         "id": job.id,
         "name": job.name,
         "status": job.status,
@@ -222,6 +236,9 @@ def job_summary(job: Job) -> dict[str, Any]:
             "cancel": f"{base}/cancel",
         },
     }
+    if job.sweep_id is not None:  # else left out: a lone job's document is as it was
+        summary["sweep"] = {"id": job.sweep_id, "params": job.params or {}}
+    return summary
 
 
 def job_out(job: Job) -> dict[str, Any]:

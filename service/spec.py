@@ -6,7 +6,6 @@ each other is the engine's JobSpec.checked(), which the API runs too. The config
 the service's own.
 """
 
-import copy
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -140,40 +139,3 @@ class RerunRequest(BaseModel):
 
 
 RERUN_REQUEST = TypeAdapter(RerunRequest)
-
-
-class MissingPath(LookupError):
-    """An override names a path the stored spec does not have."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(f"the job's spec has no field {path!r}")
-        self.path = path
-
-
-def apply_overrides(spec: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``spec`` with each dotted path set to its value (a list index is a number).
-
-    Only paths the spec already has can be set: the stored spec is normalised, so every field
-    is there, and a path that is not is a typo, not a new field.
-    """
-    result = copy.deepcopy(spec)
-    for path, value in overrides.items():
-        *parents, last = path.split(".")
-        node: Any = result
-        for part in parents:
-            node = _child(node, part, path)
-        _child(node, last, path)  # the field itself must exist too
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return result
-
-
-def _child(node: Any, part: str, path: str) -> Any:
-    # node's member `part`, or MissingPath for the whole path.
-    if isinstance(node, dict) and part in node:
-        return node[part]
-    if isinstance(node, list) and part.isdecimal() and int(part) < len(node):
-        return node[int(part)]
-    raise MissingPath(path)

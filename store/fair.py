@@ -4,8 +4,9 @@ needs.
 A message on the queue is a token for one worker slot, not an order to run the job it names. The
 worker that receives one claims the fairest job of its queue that may start: the oldest queued
 job of the owner with the fewest jobs running (round robin across owners), skipping owners who
-already run MAX_RUNNING_PER_OWNER. So a new owner's job starts when the next worker frees up,
-however long another owner's backlog.
+already run MAX_RUNNING_PER_OWNER and sweeps that already run their ``max_parallel`` trials.
+So a new owner's job starts when the next worker frees up, however long another owner's backlog
+or sweep.
 
 A queue needs one message per job that could start now (``startable``). Each submission sends
 one. A message that finds nothing to start (the owners are at their cap) is spent, so whoever
@@ -18,12 +19,13 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from store.models import Job
+from store.models import INT_MAX, Job, Sweep, utcnow
 from store.progress import Claim, claim_locked, lock_job, recorded_every
 from store.queue import BrokerUnavailable, Pending, enqueue, pending
 from store.settings import Settings
@@ -32,13 +34,24 @@ from store.status import WORKING, JobStatus
 log = logging.getLogger(__name__)
 
 
-def _caps(settings: Settings) -> list[tuple[InstrumentedAttribute[str], int]]:
-    """What bounds the jobs running at once: (the column that groups jobs, the cap per group).
+@dataclass(frozen=True)
+class _Cap:
+    """What bounds the jobs running at once: the column that groups jobs, and the cap of a
+    job's group (SQL, per row: a sweep's cap is its own ``max_parallel``). A job in no group of
+    a kind (None: in no sweep) is not capped by that kind."""
 
-    The pick orders by each group's running jobs in turn; a per-sweep cap joins here as
-    ``(Job.sweep_id, settings.max_running_per_sweep)`` (a job in no sweep, None, is not capped).
-    """
-    return [(Job.owner, settings.max_running_per_owner)]
+    column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
+    limit: ColumnElement[int]
+
+
+def _caps(settings: Settings) -> list[_Cap]:
+    """The caps, in the order the pick weighs them: the owner's running jobs first (so a sweep
+    never starves another owner), then the sweep's."""
+    sweep_limit = select(Sweep.max_parallel).where(Sweep.id == Job.sweep_id).scalar_subquery()
+    return [
+        _Cap(Job.owner, literal(settings.max_running_per_owner)),
+        _Cap(Job.sweep_id, func.coalesce(sweep_limit, INT_MAX)),
+    ]
 
 
 def pick(session: Session, queue: str, named: str, settings: Settings) -> str | None:
@@ -57,15 +70,15 @@ def pick(session: Session, queue: str, named: str, settings: Settings) -> str | 
         Job.status == JobStatus.QUEUED, or_(Job.queue == queue, Job.id == named)
     )
     order = []
-    for column, cap in _caps(settings):
+    for cap in _caps(settings):
         running = (
-            select(column.label("key"), func.count().label("jobs"))
-            .where(Job.queue == queue, Job.status.in_(WORKING))
-            .group_by(column)
+            select(cap.column.label("key"), func.count().label("jobs"))
+            .where(Job.queue == queue, Job.status.in_(WORKING), cap.column.is_not(None))
+            .group_by(cap.column)
             .subquery()
         )
         jobs = func.coalesce(running.c.jobs, 0)
-        query = query.outerjoin(running, running.c.key == column).where(jobs < cap)
+        query = query.outerjoin(running, running.c.key == cap.column).where(jobs < cap.limit)
         order.append(jobs)
     query = query.order_by(*order, Job.created_at, Job.id).limit(1)
     return session.scalar(query.with_for_update(of=Job, skip_locked=True))
@@ -100,7 +113,7 @@ def startable(session: Session, queue: str, settings: Settings) -> list[str]:
     """The queued jobs of ``queue`` that could start now given workers enough, oldest first."""
     caps = _caps(settings)
     rows = session.execute(
-        select(Job.id, Job.status, *(column for column, _ in caps))
+        select(Job.id, Job.status, *(cap.column for cap in caps), *(cap.limit for cap in caps))
         .where(Job.queue == queue, Job.status.in_([JobStatus.QUEUED, *WORKING]))
         .order_by(Job.created_at, Job.id)
     ).all()
@@ -111,8 +124,9 @@ def startable(session: Session, queue: str, settings: Settings) -> list[str]:
         if row.status != JobStatus.QUEUED:
             continue
         groups = [row[2 + i] for i in range(len(caps))]
+        limits = [row[2 + len(caps) + i] for i in range(len(caps))]
         # A job in no group of a kind (None: say, in no sweep) is not capped by that kind.
-        if all(g is None or running[i][g] < caps[i][1] for i, g in enumerate(groups)):
+        if all(g is None or running[i][g] < limits[i] for i, g in enumerate(groups)):
             ready.append(row.id)
             for i, group in enumerate(groups):
                 running[i][group] += 1
@@ -129,7 +143,7 @@ def in_flight(
     a running job belongs to a worker that died: Redis gives it back only after its visibility
     timeout (hours), so it is counted as lost.
     """
-    spent = set(spent)
+    spent = set(spent) | found.skipped  # a skipped message claimed nothing, and never will
     fresh = sum(
         1
         for message_id, age in found.unacked
@@ -153,9 +167,15 @@ def top_up(
     found = pending(settings, queue)  # the broker first: a claim in between is then not missed
     with sessions.begin() as session:
         ready = startable(session, queue, settings)
+        # A message that ran a job is spent, also once the job has ended and until the worker
+        # acknowledges it (moments later): else two workers ending jobs at once each count the
+        # other's message as one still to claim a job, and neither sends one (seen with sweeps).
+        lately = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
         spent = session.scalars(
             select(Job.message_id).where(
-                Job.queue == queue, Job.status.in_(WORKING), Job.message_id.is_not(None)
+                Job.queue == queue,
+                Job.message_id.is_not(None),
+                or_(Job.status.in_(WORKING), Job.finished_at > lately),
             )
         ).all()
     short = len(ready) - in_flight(found, spent, settings, own)

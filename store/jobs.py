@@ -19,12 +19,14 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    and_,
     any_,
     bindparam,
     delete,
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     tuple_,
@@ -34,11 +36,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, defer, make_transient_to_detached
 
 from store.events import publish_after_commit
-from store.models import INT_MAX, Dataset, EpochLoss, Job, utcnow
+from store.models import INT_MAX, Dataset, EpochLoss, Job, Sweep, utcnow
 from store.moves import move
-from store.status import ACTIVE, TERMINAL, JobStatus
+from store.status import ACTIVE, TERMINAL, WORKING, JobStatus
 
-Listed = TypeVar("Listed", Job, Dataset)  # what pages newest first, by (created_at, id)
+Listed = TypeVar("Listed", Job, Dataset, Sweep)  # what pages newest first, by (created_at, id)
 
 
 class Conflict(Exception):
@@ -165,9 +167,10 @@ def remove_ended_job(session: Session, job_id: str, owner: str | None) -> None:
     moved the job first (then it is deleted in its final state, or refused if still active) or
     finds no row afterwards (their writes are conditional too, so they match nothing and nothing
     comes back). Its epoch_losses go with it (ON DELETE CASCADE). ``NotFound`` when there is no
-    such job (or it is another owner's), ``Conflict`` while it is active.
+    such job (or it is another owner's), ``Conflict`` while it is active or a sweep's trial (the
+    sweep goes as a whole).
     """
-    query = delete(Job).where(Job.id == job_id, Job.status.in_(TERMINAL))
+    query = delete(Job).where(Job.id == job_id, Job.status.in_(TERMINAL), Job.sweep_id.is_(None))
     if owner is not None:
         query = query.where(Job.owner == owner)
     if session.scalars(query.returning(Job.id)).first() is not None:
@@ -176,6 +179,8 @@ def remove_ended_job(session: Session, job_id: str, owner: str | None) -> None:
     job = get_job(session, job_id, owner)
     if job is None:
         raise NotFound(f"no job {job_id}")
+    if job.sweep_id is not None:
+        raise Conflict(f"the job is a trial of sweep {job.sweep_id}; delete the sweep instead")
     raise Conflict(f"the job is {job.status}; cancel it first")
 
 
@@ -211,26 +216,37 @@ _LOCK_OWNER = text("SELECT pg_advisory_xact_lock(:key)")  # plain text: nothing 
 
 
 def active_count(session: Session, owner: str) -> int:
-    """How many of the owner's jobs are queued or running."""
-    query = select(func.count()).select_from(Job).where(Job.owner == owner, Job.status.in_(ACTIVE))
+    """How many of the owner's jobs are queued or running; a sweep's trials count while they
+    run only (the sweep's max_parallel bounds those)."""
+    lone = and_(Job.sweep_id.is_(None), Job.status.in_(ACTIVE))
+    query = (
+        select(func.count())
+        .select_from(Job)
+        .where(Job.owner == owner, or_(lone, Job.status.in_(WORKING)))
+    )
     return session.scalar(query) or 0
 
 
 def created_since(session: Session, owner: str, since: datetime) -> list[datetime]:
-    """Creation times of the owner's jobs created after ``since``, oldest first."""
-    query = select(Job.created_at).where(Job.owner == owner, Job.created_at > since)
-    return list(session.scalars(query.order_by(Job.created_at)))
+    """Creation times of the owner's submissions after ``since``, oldest first: lone jobs and
+    sweeps (a sweep counts once, however many trials it made)."""
+    lone = select(Job.created_at).where(
+        Job.owner == owner, Job.created_at > since, Job.sweep_id.is_(None)
+    )
+    swept = select(Sweep.created_at).where(Sweep.owner == owner, Sweep.created_at > since)
+    return sorted([*session.scalars(lone), *session.scalars(swept)])
 
 
 @dataclass(frozen=True)
 class Filters:
     """What a list keeps besides a status: every label matches, the name starts so, and it was
-    created in the window."""
+    created in the window, and the sweep it is a trial of."""
 
     labels: dict[str, str] = field(default_factory=dict)
     name_prefix: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    sweep_id: str | None = None
 
     def where(self, dialect: str) -> list[ColumnElement[bool]]:
         """The SQL conditions (each served by an index: ix_jobs_labels, ix_jobs_owner_name)."""
@@ -252,6 +268,8 @@ class Filters:
             conditions.append(Job.created_at > self.created_after)
         if self.created_before is not None:
             conditions.append(Job.created_at < self.created_before)
+        if self.sweep_id is not None:
+            conditions.append(Job.sweep_id == self.sweep_id)
         return conditions
 
 

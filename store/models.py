@@ -119,9 +119,42 @@ class Job(Base):
     # epoch of the least watched loss (migration 0010).
     stopped_epoch: Mapped[int | None] = mapped_column(Integer)
     best_epoch: Mapped[int | None] = mapped_column(Integer)
+    # The sweep the job is a trial of (None: a lone job), and the dotted paths it sets in the
+    # sweep's base spec, training.seed included: applied to the base, they give its spec.
+    sweep_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("sweeps.id", ondelete="CASCADE"), index=True
+    )
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Large documents, loaded only when asked for.
     weights: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSONDocument))
     checkpoint: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSONDocument))
+
+
+class Sweep(Base):
+    """Many trials of one base spec, compared by one objective; each trial is a Job row."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (
+        Index("ix_sweeps_owner_created", "owner", "created_at", "id"),
+        UniqueConstraint("owner", "idempotency_key", name="uq_sweeps_owner_idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), default="local")
+    name: Mapped[str | None] = mapped_column(String(200))
+    # The request as validated (base normalised, defaults filled in): what the sweep was asked.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metric: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(3))  # "min" or "max"
+    max_parallel: Mapped[int] = mapped_column(Integer)
+    # {"rule": "median", "warmup_epochs": W, "min_trials": M}, or None: every trial runs out.
+    pruning: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    trials: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by POST …/cancel: the sweep is cancelled whatever its trials ended as.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EpochLoss(Base):

@@ -168,6 +168,7 @@ class ProgressRecorder:
         retry: Callable[[Write], str] = lambda write: write(),
         every: int = 1,
         last: int | None = None,
+        prune: Callable[[Session, int], bool] | None = None,
     ) -> None:
         self._sessions = sessions
         self._job_id = job_id
@@ -186,6 +187,9 @@ class ProgressRecorder:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         self._pending: Future[str] | None = None
         self.status: str = JobStatus.RUNNING
+        # A sweep's pruning rule, asked after each batch; once it says so, the run should stop.
+        self._prune = prune
+        self.pruned = False
 
     def add(
         self,
@@ -273,6 +277,8 @@ class ProgressRecorder:
                 status = _fenced_update(session, self._job_id, self._attempt, **values)
                 if epochs:
                     insert_losses(session, self._job_id, epochs, columns)
+                    if self._prune is not None and self._prune(session, epochs[-1]):
+                        self.pruned = True  # read by the runner after this write has finished
             publish(self._job_id)  # wake live event streams, now that the batch is committed
             return status
 
@@ -322,16 +328,21 @@ def finish_job(
     weights: dict[str, Any] | None,
     stopped_epoch: int | None = None,
     best_epoch: int | None = None,
+    pruned: bool = False,
 ) -> str:
-    """End a job: succeeded with its weights (and where early stopping ended it, if it did), or
-    cancelled when ``weights`` is None."""
-    status = JobStatus.SUCCEEDED if weights is not None else JobStatus.CANCELLED
+    """End a job: succeeded with its weights (and where early stopping ended it, if it did),
+    else pruned (if ``pruned`` and it was not asked to cancel meanwhile) or cancelled."""
     values: dict[str, Any] = {"weights": weights, "checkpoint": None, "finished_at": utcnow()}
     values.update(stopped_epoch=stopped_epoch, best_epoch=best_epoch)
-    if not move(session, status, _owned(job_id, attempt), among=WORKING, **values):
-        raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
-    publish_after_commit(session, job_id)
-    return status
+    owned = _owned(job_id, attempt)
+    endings = [JobStatus.SUCCEEDED] if weights is not None else [JobStatus.CANCELLED]
+    if weights is None and pruned:
+        endings.insert(0, JobStatus.PRUNED)  # from running only: a cancel asked wins
+    for status in endings:
+        if move(session, status, owned, among=WORKING, **values):
+            publish_after_commit(session, job_id)
+            return status
+    raise Superseded(f"job {job_id}: attempt {attempt} no longer owns it")
 
 
 def fail_by_message(session: Session, message_id: str, error: str) -> str | None:

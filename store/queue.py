@@ -42,6 +42,29 @@ class Pending:
     waiting: int
     # (message id, seconds since its delivery) of each message a worker holds unacknowledged.
     unacked: list[tuple[str, float]]
+    # Messages whose claim found nothing to start: spent, though not yet acknowledged.
+    skipped: frozenset[str] = frozenset()
+
+
+# How long a skipped message's id is remembered: far longer than its acknowledgement takes.
+SKIPPED_SECONDS = 3600
+
+
+def mark_skipped(settings: Settings, queue: str, message_id: str) -> None:
+    """Record that ``message_id``'s claim started nothing, so no top-up counts it as still
+    to claim a job while its acknowledgement is on the way (``BrokerUnavailable`` if Redis is
+    down). The file-system broker forgets a message once delivered: nothing to record."""
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return
+    key, now = f"{queue}:skipped", time.time()
+    try:
+        with _redis(settings.broker_url).pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {message_id: now})
+            pipe.zremrangebyscore(key, 0, now - SKIPPED_SECONDS)
+            pipe.expire(key, SKIPPED_SECONDS)
+            pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        raise BrokerUnavailable(str(exc)) from exc
 
 
 def broker_config(settings: Settings) -> dict[str, Any]:
@@ -152,7 +175,8 @@ def pending(settings: Settings, queue: str) -> Pending:
             pipe.llen(queue)
             pipe.hgetall("unacked")
             pipe.zrange("unacked_index", 0, -1, withscores=True)
-            waiting, held, delivered = pipe.execute()
+            pipe.zrange(f"{queue}:skipped", 0, -1)
+            waiting, held, delivered, skipped = pipe.execute()
     except (redis.RedisError, OSError) as exc:
         raise BrokerUnavailable(str(exc)) from exc
     now, since = time.time(), dict(delivered)
@@ -165,4 +189,4 @@ def pending(settings: Settings, queue: str) -> Pending:
             continue  # not a Celery message: it runs no job
         if routing_key == queue:
             unacked.append((message_id, now - since.get(tag, now)))
-    return Pending(int(waiting), unacked)
+    return Pending(int(waiting), unacked, frozenset(m.decode() for m in skipped))

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_graph_bytes: int = Field(default=2 * 1024**3, gt=0)
     max_work: int = Field(default=50_000_000_000, gt=0, description="parameters x samples x epochs")
     max_predict_batch: int = Field(default=10_000, gt=0)
+    # Trials one sweep may make (POST /api/v1/sweeps): each is a job row, validated at once.
+    max_sweep_trials: int = Field(default=1_000, gt=0)
     # One prediction's work: input rows x the model's weights and biases. At about 50 ns a
     # multiply-add on our machines, the default costs a request about a tenth of a second.
     max_predict_work: int = Field(default=2_000_000, gt=0, description="rows x parameters")

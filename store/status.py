@@ -3,6 +3,7 @@
     queued ──claim──> running ──> succeeded | failed
       │                 │ ^ reclaimed (a new attempt after its worker died)
       │                 ├──> queued (requeued: its worker died or is shutting down)
+      │                 ├──> pruned (a sweep's trial the median rule stopped: store/pruning.py)
       │                 └──cancel──> cancelling ──> cancelled | succeeded | failed
       └──cancel──> cancelled;  queued ──> failed (out of attempts at claim)
 
@@ -23,6 +24,7 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PRUNED = "pruned"
 
     @property
     def terminal(self) -> bool:
@@ -33,11 +35,12 @@ class JobStatus(StrEnum):
 Q, R, C = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     Q: frozenset({R, JobStatus.CANCELLED, JobStatus.FAILED}),
-    R: frozenset({R, Q, C, JobStatus.SUCCEEDED, JobStatus.FAILED}),
+    R: frozenset({R, Q, C, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PRUNED}),
     C: frozenset({JobStatus.CANCELLED, JobStatus.SUCCEEDED, JobStatus.FAILED}),
     JobStatus.SUCCEEDED: frozenset(),
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
+    JobStatus.PRUNED: frozenset(),
 }
 TERMINAL = frozenset(s for s in JobStatus if s.terminal)
 # Counted against an owner's quota of jobs at once: not yet ended.

@@ -28,7 +28,8 @@ from store.progress import (
     hand_back,
     rewind,
 )
-from store.queue import BrokerUnavailable, enqueue
+from store.pruning import rule_for
+from store.queue import BrokerUnavailable, enqueue, mark_skipped
 from store.retry import is_transient, with_retry
 from store.settings import Settings
 from store.status import JobStatus
@@ -58,6 +59,8 @@ def run_job(settings: Settings, named: str, message_id: str | None = None) -> st
     )
     if claim is None:
         log.info("message for job %s: no job may start now; skipped", named)
+        if message_id is not None:
+            _skipped(factory, settings, message_id)
         return "skipped"
     job_id, attempt = claim.job_id, claim.attempt
     with job_context(job_id):
@@ -74,6 +77,21 @@ def run_job(settings: Settings, named: str, message_id: str | None = None) -> st
     # The job's slot is free: a job its owner's cap held back may start now (store.fair).
     top_up_quietly(factory, settings, settings.queue_name, own=message_id)
     return status
+
+
+def _skipped(factory: sessionmaker[Session], settings: Settings, message_id: str) -> None:
+    """A message spent on nothing: say so, then top the queue up.
+
+    A job may have become startable just after this claim looked (a trial of a capped sweep
+    ending on another worker), and that worker's top-up may count this message, not yet
+    acknowledged, as one still to claim it: marked skipped, it is not counted; and this top-up,
+    after the mark, finds such a job itself if the other looked before the mark.
+    """
+    try:
+        mark_skipped(settings, settings.queue_name, message_id)
+    except BrokerUnavailable:
+        log.warning("message %s: could not mark it skipped (broker unreachable)", message_id)
+    top_up_quietly(factory, settings, settings.queue_name, own=message_id)
 
 
 def fail_killed(settings: Settings, message_id: str, error: str) -> None:
@@ -93,6 +111,7 @@ def fail_killed(settings: Settings, message_id: str, error: str) -> None:
 
 def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, claim: Claim) -> str:
     attempt = claim.attempt
+    rule = _write(factory, settings, f"job {job_id}: pruning", lambda s: rule_for(s, job_id))
     recorder = ProgressRecorder(
         factory,
         job_id,
@@ -102,6 +121,7 @@ def _train(factory: sessionmaker[Session], settings: Settings, job_id: str, clai
         retry=lambda write: with_retry(write, settings.db_retry_seconds, f"job {job_id}: progress"),
         every=claim.recorded_every,
         last=claim.spec["training"]["epochs"],
+        prune=rule.prunes_at(job_id) if rule is not None else None,
     )
     try:
         return _train_recording(factory, settings, job_id, claim, recorder)
@@ -159,7 +179,8 @@ def _train_recording(
                 checkpoint = None
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
-                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING:
+                # A cancel and a sweep's pruning stop the job the same way, at this boundary.
+                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING or recorder.pruned:
                     break
                 if stop_requested.is_set():  # this worker is stopping: another one resumes it
                     if _hand_back(factory, settings, job_id, claim.attempt, training, recorder):
@@ -173,7 +194,7 @@ def _train_recording(
             factory,
             settings,
             f"job {job_id}: finish",
-            lambda s: finish_job(s, job_id, attempt, weights, stopped, best),
+            lambda s: finish_job(s, job_id, attempt, weights, stopped, best, recorder.pruned),
         )
     except (SpecError, ArithmeticError) as exc:
         error = str(exc)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import classify, predict
 from engine.errors import SpecError
 from engine.losses import CLASSIFIERS
+from engine.overrides import MissingPath, apply_overrides
 from engine.spec import DatasetData
 from engine.validation_spec import ValidationDataset
 from engine.weights import parameter_count
@@ -27,9 +28,7 @@ from service.spec import (
     RERUN_REQUEST,
     JobSpec,
     LimitExceeded,
-    MissingPath,
     RerunRequest,
-    apply_overrides,
     check_limits,
 )
 from store import datasets, jobs, metrics, ratelimit
@@ -91,7 +90,7 @@ def _submit(
 ) -> tuple[Response, int, dict[str, str]]:
     """Check a validated spec against the engine and the limits, store the job and queue it."""
     try:
-        body = _with_datasets(body, owner)
+        body = with_datasets(body, owner)
         spec = body.checked()
         check_limits(spec, current_settings())
     except (SpecError, LimitExceeded) as exc:
@@ -261,7 +260,7 @@ def delete_job(job_id: str) -> tuple[str, int]:
     return "", 204
 
 
-def _with_datasets(body: JobSpec, owner: str) -> JobSpec:
+def with_datasets(body: JobSpec, owner: str) -> JobSpec:
     """The spec with its stored datasets' shapes (a dataset's width is model.inputs' default);
     SpecError naming the field for one that is not the owner's, or does not fit."""
     d = body.data

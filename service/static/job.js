@@ -6,7 +6,7 @@ import { ApiError, api, confirmDelete, followEvents, number, percent, sleep } fr
 const root = document.getElementById('job');
 const id = root.dataset.jobId;
 const withAccuracy = root.dataset.accuracy === 'yes';
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'pruned']);
 const HISTORY_POINTS = 2000; // the curve loads about this many points, evenly spaced
 const MAX_POINTS = 4000; // past this, live points are thinned to keep redraws cheap
 const POLL_MS = 10000; // the job document, for timings no event announces (a new attempt)

@@ -158,7 +158,12 @@ def test_metrics_have_process_collectors_every_status_and_openmetrics_on_request
         for line in plain.get_data(True).splitlines()
         if line.startswith("gradyard_jobs_finished_total{")
     ]
-    assert {line.split('"')[1] for line in finished} == {"succeeded", "failed", "cancelled"}
+    assert {line.split('"')[1] for line in finished} == {
+        "succeeded",
+        "failed",
+        "cancelled",
+        "pruned",
+    }
 
     open_metrics = scraper.get(
         "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}

@@ -12,7 +12,9 @@ from store.status import ACTIVE, TERMINAL, TRANSITIONS, IllegalTransition, JobSt
 
 def test_the_table_covers_every_status_and_terminal_ones_go_nowhere() -> None:
     assert set(TRANSITIONS) == set(JobStatus)
-    assert {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED} == TERMINAL
+    ended = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PRUNED}
+    assert ended == TERMINAL
+    assert sources(JobStatus.PRUNED) == {JobStatus.RUNNING}  # a cancel asked wins over pruning
     assert set(JobStatus) - TERMINAL == ACTIVE
     assert all(not TRANSITIONS[s] for s in TERMINAL)
     assert sources(JobStatus.CANCELLING) == {JobStatus.RUNNING}
