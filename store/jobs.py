@@ -147,7 +147,7 @@ def _insert_within_quota() -> Insert:
     active = (
         select(func.count())
         .select_from(table)
-        .where(table.c.owner == bindparam("owner"), table.c.status.in_([str(s) for s in ACTIVE]))
+        .where(table.c.owner == bindparam("owner"), _counts_against_quota(table))
         .scalar_subquery()
     )
     row = select(*[bindparam(name, type_=table.c[name].type) for name in _COLUMNS])
@@ -215,16 +215,29 @@ def lock_owner(session: Session, owner: str) -> None:
 _LOCK_OWNER = text("SELECT pg_advisory_xact_lock(:key)")  # plain text: nothing to compile
 
 
+def _counts_against_quota(table: Table) -> ColumnElement[bool]:
+    """A lone job queued or running, or a sweep's trial while it runs (the sweep's max_parallel
+    bounds those): what an owner's quota of active jobs counts."""
+    lone = and_(table.c.sweep_id.is_(None), table.c.status.in_([str(s) for s in ACTIVE]))
+    return or_(lone, table.c.status.in_([str(s) for s in WORKING]))
+
+
 def active_count(session: Session, owner: str) -> int:
-    """How many of the owner's jobs are queued or running; a sweep's trials count while they
-    run only (the sweep's max_parallel bounds those)."""
-    lone = and_(Job.sweep_id.is_(None), Job.status.in_(ACTIVE))
+    """How many of the owner's jobs count against their quota (``_counts_against_quota``)."""
     query = (
         select(func.count())
-        .select_from(Job)
-        .where(Job.owner == owner, or_(lone, Job.status.in_(WORKING)))
+        .select_from(_JOBS)
+        .where(_JOBS.c.owner == owner, _counts_against_quota(_JOBS))
     )
     return session.scalar(query) or 0
+
+
+def check_quota(session: Session, owner: str, allowed: int) -> None:
+    """QuotaExceeded when the owner's active jobs fill their quota (exact under the owner's
+    submission lock, which the caller holds: see ratelimit.admit)."""
+    active = active_count(session, owner)
+    if active >= allowed:
+        raise QuotaExceeded(active, allowed)
 
 
 def created_since(session: Session, owner: str, since: datetime) -> list[datetime]:

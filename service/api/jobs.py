@@ -300,8 +300,7 @@ def _store_once(
                     max_active=settings.max_active_jobs,
                 )
             except jobs.QuotaExceeded as exc:
-                title, kind = "Too Many Active Jobs", "too-many-active-jobs"
-                raise Problem(429, title, str(exc), kind) from exc
+                raise quota_full(exc) from exc
             return job, job_out(job), True
     except IntegrityError:
         if key is None:
@@ -331,6 +330,11 @@ def _reserve(owner: str, key: str | None) -> ratelimit.Reservation:
         ) from exc
     except ratelimit.CounterUnavailable as exc:
         raise _counter_unavailable() from exc
+
+
+def quota_full(exc: jobs.QuotaExceeded) -> Problem:
+    """The 429 of an owner whose active jobs fill their quota."""
+    return Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs")
 
 
 def _admit(session: Any, owner: str) -> None:

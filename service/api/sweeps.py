@@ -16,14 +16,20 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import SpecError
 from engine.overrides import MissingPath, apply_overrides
 from service import idempotency
-from service.api.jobs import _admit, _counter_unavailable, _rate_limited, with_datasets
+from service.api.jobs import (
+    _admit,
+    _counter_unavailable,
+    _rate_limited,
+    quota_full,
+    with_datasets,
+)
 from service.auth import current_caller, current_owner
 from service.config import current_sessions, current_settings
 from service.problems import Problem, from_validation_error, unavailable, validation_problem
 from service.spec import JOB_SPEC, LimitExceeded, check_limits
 from service.sweep_schemas import CurvesQuery, SweepListQuery, TrialQuery, sweep_out, trial_out
 from service.sweep_spec import SWEEP_REQUEST, SweepRequest
-from store import metrics, ratelimit, sweeps
+from store import jobs, metrics, ratelimit, sweeps
 from store.fair import top_up
 from store.models import Sweep
 from store.queue import BrokerUnavailable
@@ -204,6 +210,10 @@ def _store_once(
             if sweep is not None:
                 return sweep, sweep_out(session, sweep, full=True), False
             _admit(session, owner)
+            try:  # a sweep's trials count while they run: it needs room for one, at least
+                jobs.check_quota(session, owner, current_settings().max_active_jobs)
+            except jobs.QuotaExceeded as exc:
+                raise quota_full(exc) from exc
             name = request.get("name")
             sweep = sweeps.create_sweep(session, owner, name, request, trials, queue, key, digest)
             return sweep, sweep_out(session, sweep, full=True), True
