@@ -31,6 +31,9 @@ DEFAULTS = {
     name.upper(): str(Settings.model_fields[name].default)
     for name in ("max_streams_per_owner", "max_streams_per_process")
 }
+# Streams that outlive the attack: one ending (EVENTS_MAX_SECONDS) would give its place to a
+# loop that started late on a loaded machine, and that loop's first answer would be a 200.
+HELD = {"EVENTS_MAX_SECONDS": "300"}
 
 
 class StreamAttack:
@@ -128,7 +131,7 @@ def test_forty_streams_of_one_owner_are_capped_and_others_stay_fast(
     tmp_path: Path, make_token: Callable[..., str], held_job: Callable[..., str]
 ) -> None:
     cap = int(DEFAULTS["MAX_STREAMS_PER_OWNER"])
-    server = ApiServer(tmp_path / "api.log", workers=2, threads=8, **DEFAULTS)  # as deployed
+    server = ApiServer(tmp_path / "api.log", workers=2, threads=8, **DEFAULTS, **HELD)  # deployed
     try:
         attacker = new_owner("streamer")
         job_id = held_job(attacker)  # queued, never run: its stream stays open
@@ -152,7 +155,7 @@ def test_streams_only_ever_take_part_of_a_process(
     tmp_path: Path, make_token: Callable[..., str], held_job: Callable[..., str]
 ) -> None:
     """With no owner cap to speak of, the per-process budget alone keeps threads for the rest."""
-    env = {"MAX_STREAMS_PER_OWNER": "1000", "MAX_STREAMS_PER_PROCESS": "3"}
+    env = {"MAX_STREAMS_PER_OWNER": "1000", "MAX_STREAMS_PER_PROCESS": "3", **HELD}
     server = ApiServer(tmp_path / "api.log", workers=2, threads=8, **env)
     try:
         attacker = new_owner("streamer")
