@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.losses import CLASSIFIERS, LABELS, argmax, softmax
 from engine.spec import JobSpec, parse_spec
-from engine.train import samples
+from engine.train import judged_on
 from engine.weights import predict
 
 Outputs = list[float] | list[list[float]]
@@ -43,13 +43,14 @@ def probabilities(loss: str, outputs: Outputs) -> Outputs | None:
 
 def confusion(
     spec: Mapping[str, Any] | JobSpec, weights: dict[str, Any]
-) -> tuple[list[int], list[list[int]]]:
-    """The class labels and counts[true][predicted] of a classifier on its training data."""
+) -> tuple[str, list[int], list[list[int]]]:
+    """Which samples a classifier is judged on ("validation" when it held some out, else
+    "training"), its class labels, and counts[true][predicted] on those samples."""
     s = parse_spec(spec)
     loss = s.training.loss
     if loss not in CLASSIFIERS:
         raise ValueError(f"{loss} is a regression loss: it has no classes")
-    inputs, targets = samples(s)
+    split, (inputs, targets) = judged_on(s)
     predicted = labels(loss, predict(weights, inputs))
     if loss == "cross_entropy":
         names = list(range(s.model.layers[-1]))
@@ -61,4 +62,4 @@ def confusion(
     for ts, ps in zip(targets, predicted, strict=True):
         for t, p in zip(ts, ps if isinstance(ps, list) else [ps], strict=True):
             counts[index[int(t)]][index[p]] += 1
-    return names, counts
+    return split, names, counts

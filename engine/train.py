@@ -295,6 +295,13 @@ class Training:
             p.data = q.data
 
 
+def judged_on(spec: JobSpec) -> tuple[str, Batch]:
+    """The samples a trained model is judged on (a confusion matrix, say), and which they are:
+    ("validation", its held-out samples) when the job has validation, else ("training", all)."""
+    xs, ys, held = _parts(spec)
+    return ("validation", held) if held is not None else ("training", (xs, ys))
+
+
 def _parts(spec: JobSpec) -> tuple[list[list[float]], list[list[float]], Batch | None]:
     # The training inputs and targets, and the validation samples (None without validation).
     xs, ys = samples(spec)

@@ -137,9 +137,12 @@ class PredictOut(BaseModel):
 
 
 class ConfusionOut(BaseModel):
+    split: Literal["validation", "training"] = Field(
+        description="the samples counted: the validation split when the job had one"
+    )
     labels: list[int] = Field(description="the classes, in the order of rows and columns")
     counts: list[list[int]] = Field(
-        description="counts[i][j]: training samples of class labels[i] predicted labels[j]"
+        description="counts[i][j]: samples of class labels[i] predicted labels[j]"
     )
     names: list[str] | None = Field(
         default=None,

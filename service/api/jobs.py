@@ -211,7 +211,8 @@ def predict_outputs(job_id: str) -> Response:
 
 @bp.get("/<job_id>/confusion")
 def confusion(job_id: str) -> Response:
-    """A succeeded classifier's confusion matrix on its training data."""
+    """A succeeded classifier's confusion matrix on its validation split, if it had one, else on
+    its training data (``split`` says which)."""
     with current_sessions().begin() as session:
         job = owned_job_or_404(session, job_id)
         loss = job.spec["training"]["loss"]
@@ -224,8 +225,8 @@ def confusion(job_id: str) -> Response:
         except SpecError as exc:
             raise Problem(409, "Conflict", str(exc), "dataset-deleted") from exc
         named = datasets.class_names(session, job.spec)
-    labels, counts = classify.confusion(spec, model)
-    answer: dict[str, Any] = {"labels": labels, "counts": counts}
+    split, labels, counts = classify.confusion(spec, model)
+    answer: dict[str, Any] = {"split": split, "labels": labels, "counts": counts}
     if named:  # the dataset's class names, by label
         answer["names"] = [named[float(label)] for label in labels]
     return jsonify(answer)

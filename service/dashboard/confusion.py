@@ -11,8 +11,10 @@ from store import datasets
 
 @dataclass(frozen=True)
 class Table:
-    """counts[true][predicted] over the samples, with a name per class."""
+    """counts[true][predicted] over the samples (``split``: "validation" or "training"), with a
+    name per class."""
 
+    split: str
     names: list[str]
     counts: list[list[int]]
 
@@ -29,10 +31,11 @@ class Table:
 
 
 def table(session: Session, spec: dict[str, Any], weights: dict[str, Any]) -> Table:
-    """The table of a classifier on the data it trained on (a stored dataset's rows read here).
+    """The table of a classifier on its validation split, else on the data it trained on (a
+    stored dataset's rows read here).
 
     SpecError when its dataset is gone; ArithmeticError when the model overflows on a sample.
     """
-    labels, counts = classify.confusion(datasets.inline_spec(session, spec), weights)
+    split, labels, counts = classify.confusion(datasets.inline_spec(session, spec), weights)
     named = datasets.class_names(session, spec) or {}
-    return Table([named.get(float(label), str(label)) for label in labels], counts)
+    return Table(split, [named.get(float(label), str(label)) for label in labels], counts)

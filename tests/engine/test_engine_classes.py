@@ -312,8 +312,8 @@ def test_class_labels_probabilities_and_confusion():
     assert labels("hinge", [0.3, -0.1, 0.0]) == [1, -1, -1]
     assert probabilities("hinge", [0.3]) is None
     result = train(SPIRAL3)
-    names, counts = confusion(SPIRAL3, result.weights)
-    assert names == [0, 1, 2] and sum(map(sum, counts)) == 45
+    split, names, counts = confusion(SPIRAL3, result.weights)
+    assert split == "training" and names == [0, 1, 2] and sum(map(sum, counts)) == 45
     assert [sum(row) for row in counts] == [15, 15, 15]
     # The diagonal is the accuracy of the final weights: one more (full-batch) epoch's.
     assert sum(counts[i][i] for i in range(3)) / 45 == _one_more_epoch(SPIRAL3).accuracy
@@ -322,8 +322,15 @@ def test_class_labels_probabilities_and_confusion():
         "data": {"generator": "moons", "samples": 20},
         "training": {"loss": "hinge", "epochs": 2},
     }
-    names, counts = confusion(moons, train(moons).weights)
+    split, names, counts = confusion(moons, train(moons).weights)
     assert names == [-1, 1] and sum(map(sum, counts)) == 20
+    # With a held-out fifth, the matrix counts those samples: the model's figure on new data.
+    held_out = _with(moons, data={"validation": {"fraction": 0.2}})
+    result = train(held_out)
+    split, names, counts = confusion(held_out, result.weights)
+    assert split == "validation" and sum(map(sum, counts)) == 4
+    assert [sum(row) for row in counts] == [2, 2]  # stratified: two of each class
+
     with pytest.raises(ValueError, match="regression"):
         confusion({"training": {"epochs": 1}}, train({"training": {"epochs": 1}}).weights)
 

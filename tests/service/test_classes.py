@@ -41,8 +41,8 @@ def test_a_three_class_job_predicts_labels_and_probabilities(client: Any) -> Non
     }
     counts = client.get(f"/api/v1/jobs/{job['id']}/confusion")
     assert counts.status_code == 200
-    labels, matrix = confusion(job["spec"], reference.weights)
-    assert counts.get_json() == {"labels": [0, 1, 2], "counts": matrix}
+    _, labels, matrix = confusion(job["spec"], reference.weights)
+    assert counts.get_json() == {"split": "training", "labels": [0, 1, 2], "counts": matrix}
     assert labels == [0, 1, 2] and [sum(row) for row in matrix] == [20, 20, 20]
     items = client.get(f"/api/v1/jobs/{job['id']}/losses").get_json()["items"]
     assert [item["accuracy"] for item in items] == reference.accuracies

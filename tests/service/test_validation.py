@@ -92,6 +92,11 @@ def train_and_check(
     predicted = zip(val_rows, answer["classes"], strict=True)
     right = sum(1 for i, name in predicted if name == names[labels[i]])
     assert right / len(val_rows) == losses[best - 1]["val_accuracy"]
+    # The confusion matrix counts the validation split, and agrees.
+    matrix = client.get(f"/api/v1/jobs/{job['id']}/confusion").get_json()
+    counts = matrix["counts"]
+    assert matrix["split"] == "validation" and sum(map(sum, counts)) == len(val_rows)
+    assert sum(counts[i][i] for i in range(len(counts))) == right
     weights = client.get(f"/api/v1/jobs/{job['id']}/weights").get_json()
     assert len(weights["normalize"]["mean"]) == len(inputs[0])
     job["reference_accuracy"] = reference
