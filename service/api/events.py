@@ -90,15 +90,17 @@ def job_events(job_id: str) -> Response:
 def _releasing(slot: streams.Slot, body: Iterator[str]) -> Iterator[str]:
     """``body``, giving the slot back the moment it ends, before the server closes it.
 
-    The database can go away mid-stream. Flask's error handlers are behind us by then, and an
-    exception here would reach the server, which answers 500 if nothing was sent yet. So the
-    stream just ends: the client reconnects with its Last-Event-ID, and meets a 503 if the
-    database is still down.
+    Flask's error handlers are behind us once the stream has started: an exception here would
+    reach the server, which answers 500 if nothing was sent yet. So a failure ends the stream
+    instead (the client reconnects with its Last-Event-ID, and meets a 503 if the database is
+    still down); anything but an outage is logged with its traceback, as a bug.
     """
     try:
         yield from body
     except (OperationalError, PoolTimeout) as exc:
         log.warning("event stream ended, database unavailable: %s", exc)
+    except Exception:
+        log.exception("event stream ended by an unexpected error")
     finally:
         slot.release()
 

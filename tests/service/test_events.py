@@ -260,3 +260,18 @@ def test_a_database_lost_mid_stream_ends_the_stream_not_the_server(
     response.close()
     monkeypatch.undo()
     assert all_events(client, job_id)[0]["event"] == "status"  # its place was given back
+
+
+def test_a_redis_handshake_broken_under_load_means_polling_not_a_failed_stream(
+    job_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, redis-py can time out a new connection's handshake, close its buffer and
+    then read from it: a ValueError, which once reached the server as a 500."""
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise ValueError("I/O operation on closed file.")
+
+    monkeypatch.setattr(redis.client.PubSub, "subscribe", broken)
+    wakeups = events.Wakeups(BROKER_URL, poll_seconds=0.05)
+    chunks = list(stream(job_id, wakeups, heartbeat=0.1, most=0.4))
+    assert "0:queued" in chunks[0] and ": keep-alive\n\n" in chunks  # it polled to its end
