@@ -42,6 +42,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import EpochLoss, Job
+from store.redis_failures import REDIS_FAILURES
 from store.settings import Settings
 from store.status import TERMINAL, JobStatus
 
@@ -221,12 +222,6 @@ def channel(job_id: str) -> str:
     return f"gradyard:job-events:{job_id}"
 
 
-# What a Redis call can raise when the server is slow or gone. ValueError too: when a connection's
-# handshake times out under load, redis-py closes its buffer and its retry then reads from it
-# ("I/O operation on closed file"; seen in CI as a 500 at a stream's start).
-_REDIS_FAILURES = (redis.RedisError, OSError, ValueError)
-
-
 @cache
 def _redis(url: str) -> redis.Redis:
     # Short timeouts: a wake-up is a courtesy and must never hold up the worker for long.
@@ -246,7 +241,7 @@ class Wakeups:
             return
         try:
             _redis(self.redis_url).publish(channel(job_id), b"")
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             # Streams still read at every heartbeat; losing a wake-up only delays them.
             log.warning("could not publish a wake-up for job %s: %s", job_id, exc)
 
@@ -259,7 +254,7 @@ class Wakeups:
         pubsub = _redis(self.redis_url).pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(channel(job_id))
-        except _REDIS_FAILURES as exc:
+        except REDIS_FAILURES as exc:
             log.warning("no wake-ups for job %s, polling instead: %s", job_id, exc)
             pubsub.close()
             yield self._sleep
@@ -271,7 +266,7 @@ class Wakeups:
                     # Several flushes since the last read need only one more read.
                     while pubsub.get_message(timeout=0.0) is not None:
                         pass
-            except _REDIS_FAILURES:
+            except REDIS_FAILURES:
                 time.sleep(min(max(seconds, 0.0), self.poll_seconds))
 
         try:

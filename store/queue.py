@@ -21,6 +21,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from store.messages import task_message
+from store.redis_failures import REDIS_FAILURES
 from store.settings import Settings
 
 RUN_JOB = "gradyard.run_job"
@@ -63,7 +64,7 @@ def mark_skipped(settings: Settings, queue: str, message_id: str) -> None:
             pipe.zremrangebyscore(key, 0, now - SKIPPED_SECONDS)
             pipe.expire(key, SKIPPED_SECONDS)
             pipe.execute()
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_FAILURES as exc:
         raise BrokerUnavailable(str(exc)) from exc
 
 
@@ -115,7 +116,7 @@ def enqueue(settings: Settings, job_id: str, queue: str | None = None) -> None:
             # kombu's Redis transport keeps a queue as a list named after it (priority 0), and
             # an anonymous-exchange publish is an LPUSH onto it: what the worker's BRPOP reads.
             _publisher(settings.broker_url).lpush(queue, task_message(RUN_JOB, [job_id], queue))
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise BrokerUnavailable(str(exc)) from exc
         return
     try:
@@ -177,7 +178,7 @@ def pending(settings: Settings, queue: str) -> Pending:
             pipe.zrange("unacked_index", 0, -1, withscores=True)
             pipe.zrange(f"{queue}:skipped", 0, -1)
             waiting, held, delivered, skipped = pipe.execute()
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_FAILURES as exc:
         raise BrokerUnavailable(str(exc)) from exc
     now, since = time.time(), dict(delivered)
     unacked = []

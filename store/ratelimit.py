@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from store import jobs
 from store.models import utcnow
+from store.redis_failures import REDIS_FAILURES
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class Reservation:
         key, self._key = self._key, None
         try:
             _give_back(self._url)(keys=[key])
-        except redis.RedisError as exc:
+        except REDIS_FAILURES as exc:
             # Counted once too often until the window ends: the safe side of the limit.
             log.warning("could not give back a submission's place: %s", type(exc).__name__)
 
@@ -167,7 +168,7 @@ def _take(url: str, prefix: str, window: int, limit: int) -> tuple[str, int, int
     try:
         # The key names its window, so it may go once the window ends.
         count = int(_take_script(url)(keys=[key], args=[window + 1, limit]))
-    except redis.RedisError as exc:
+    except REDIS_FAILURES as exc:
         # The message names host and port at most; the URL (and any password) stays out.
         raise CounterUnavailable(type(exc).__name__) from exc
     return key, count, max(1, math.ceil((number + 1) * window - now))

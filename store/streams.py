@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 
+from store.redis_failures import REDIS_FAILURES
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class StreamBudget:
             return
         try:
             taken = self._script(owner, lease, self.per_owner)
-        except redis.RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise CounterUnavailable(type(exc).__name__) from exc
         if not taken:
             raise OwnerFull()
@@ -130,7 +131,7 @@ class StreamBudget:
             return
         try:
             self._script(owner, lease, 0)
-        except redis.RedisError as exc:
+        except REDIS_FAILURES as exc:
             # The lease may lapse meanwhile: the owner's count is low for a while, no more.
             log.warning("could not renew a stream's lease: %s", type(exc).__name__)
 
@@ -149,7 +150,7 @@ class StreamBudget:
             return
         try:
             _client(self._redis_url).zrem(self._prefix + owner, lease)
-        except redis.RedisError as exc:
+        except REDIS_FAILURES as exc:
             # The lease lapses by itself within LEASE_SECONDS.
             log.warning("could not end a stream's lease: %s", type(exc).__name__)
 
