@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import load, record
 from bench.stack import Stack
 
 JOB = {
@@ -71,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
-    load = os.getloadavg()[0]
+    before = load()
     with Stack(workers=1) as stack:
         stack.api = stack.processes[-1]  # type: ignore[attr-defined]
         rows = []
@@ -80,11 +81,35 @@ def main() -> None:
             exits = [e for e, _ in results if e is not None]
             resumes = [r for _, r in results]
             rows.append((how.name, exits, resumes))
-    print(f"recovery, medians of {runs} (load {load:.1f} at the start)")
+    print(f"recovery, medians of {runs} ({before})")
     print(f"{'signal':<8} {'worker exit s':>14} {'job resumed after s':>20}")
     for name, exits, resumes in rows:
         exit_text = f"{statistics.median(exits):.2f}" if exits else "-"
         print(f"{name:<8} {exit_text:>14} {statistics.median(resumes):>20.2f}")
+    after = load()
+    (_, term_exits, term_resumes), (_, _, kill_resumes) = rows
+    exited, resumed = statistics.median(term_exits), statistics.median(term_resumes)
+    record(
+        "recovery_sigterm",
+        f"recovery after SIGTERM (handback), median of {runs}",
+        "worker exits <= 5 s, job resumed <= 2 s",
+        f"exits {exited:.2f} s, resumed {resumed:.2f} s",
+        max(exited / 5, resumed / 2),
+        exited <= 5 and resumed <= 2,
+        before,
+        after,
+    )
+    killed = statistics.median(kill_resumes)
+    record(
+        "recovery_kill",
+        f"recovery after kill -9 (reaper), median of {runs}",
+        "job resumed <= 15 s",
+        f"resumed {killed:.2f} s",
+        killed / 15,
+        killed <= 15,
+        before,
+        after,
+    )
 
 
 if __name__ == "__main__":

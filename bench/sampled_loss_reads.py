@@ -23,6 +23,7 @@ from sqlalchemy.orm import sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reads_at_size import _copy
+from bench.report import load, record
 from bench.scaling import _migrate
 from store.db import make_engine
 from store.jobs import loss_page
@@ -42,7 +43,9 @@ def main() -> None:
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     engine = make_engine(scratch.render_as_string(hide_password=False))
+    before = load()
     print(f"load average {os.getloadavg()[0]:.2f}; ms of each read, in order")
+    medians, worsts = [], []
     try:
         _migrate(engine)
         sessions = sessionmaker(engine)
@@ -62,10 +65,25 @@ def main() -> None:
                 with sessions.begin() as session:
                     loss_page(session, job_id, 0, POINTS, max(1, epochs // POINTS))
                 times.append((time.perf_counter() - started) * 1000)
+            medians.append(statistics.median(times))
+            worsts.append(max(times))
             print(
                 f"{epochs:>7,} epochs: median {statistics.median(times):.0f} ms, "
                 f"worst {max(times):.0f} ms: {[round(t) for t in times]}"
             )
+        # Issue 8's target for a loss read (median < 50 ms), and no read of the 20 slower than
+        # twice that: the generic plan made reads 11-20 take seconds.
+        median, worst = max(medians), max(worsts)
+        record(
+            "sampled_loss_reads",
+            f"sampled loss reads, {READS} in a row, 10^3..10^5 epochs",
+            "median < 50 ms, worst < 100 ms",
+            f"median {median:.0f} ms, worst {worst:.0f} ms (largest job's)",
+            max(median / 50, worst / 100),
+            median < 50 and worst < 100,
+            before,
+            load(),
+        )
     finally:
         engine.dispose()
         with psycopg.connect(admin, autocommit=True) as connection:

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import load  # noqa: E402
+from bench.report import load, record  # noqa: E402
 
 BATCH = 32
 # (parameters, samples): full batch up to 10^7 parameter-samples an epoch (~1 s, ~0.5 GB);
@@ -346,6 +346,24 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     summary = {"load_at_start": began, "engine": engine_results, **read_results}
     args.output.write_text(json.dumps({**summary, "largest_job": largest}, indent=1) + "\n")
+    if not args.quick:
+        record_linearity(engine_results[f"mini-batch {BATCH}"]["exponents"], began)
+
+
+def record_linearity(exponents: dict[str, float], began: str) -> None:
+    """The table's row: time linear in parameters x samples (issue 19), on mini-batches, where
+    a fit of time against both is the right model (full batches are discussed in the text)."""
+    worst = max(abs(exponents["parameters"] - 1), abs(exponents["samples"] - 1))
+    record(
+        "scaling_linear",
+        "engine time ~ parameters^a x samples^b, mini-batch 32",
+        "a, b within 1 +- 0.15",
+        f"a {exponents['parameters']:.2f}, b {exponents['samples']:.2f}",
+        worst / 0.15,
+        worst <= 0.15,
+        began,
+        load(),
+    )
 
 
 if __name__ == "__main__":

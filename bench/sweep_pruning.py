@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import load, verdict
+from bench.report import load, record, verdict
 from bench.stack import Stack
 
 ENV = {"RATE_LIMIT": "1000000", "MAX_ACTIVE_JOBS": "1000000", "MAX_RUNNING_PER_OWNER": "100"}
@@ -96,13 +96,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=100)
     args = parser.parse_args()
-    print(f"before: {load()}")
+    before = load()
+    print(f"before: {before}")
     with Stack(workers=1, concurrency=6, env=ENV) as stack:
         url = make_url(stack.env["DATABASE_URL"]).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
         plain = run(stack, dsn, request(args.trials, args.epochs, None))
         pruned = run(stack, dsn, request(args.trials, args.epochs, PRUNING))
-    print(f"after:  {load()}")
+    after = load()
+    print(f"after:  {after}")
     print(
         f"\n{args.trials} trials x {args.epochs} epochs, moons (60 samples), max_parallel "
         f"{MAX_PARALLEL}, 6 pool processes; pruning {PRUNING}\n"
@@ -125,6 +127,19 @@ def main() -> None:
         f"at most {MAX_PARALLEL} trials ran at once (saw {max(plain['peak'], pruned['peak'])})",
     )
     print(f"pruning ran {100 * saved:.0f}% fewer epochs")
+    peak = max(plain["peak"], pruned["peak"])
+    # Issue 15: max_parallel holds, and pruning saves epochs without losing the best trial.
+    record(
+        "sweep_pruning",
+        f"median pruning, {args.trials}-trial random sweep, max_parallel {MAX_PARALLEL}",
+        f"fewer epochs, same best trial, <= {MAX_PARALLEL} running",
+        f"{100 * saved:.0f}% fewer epochs, same best: {'yes' if same else 'no'}, "
+        f"at most {peak} running",
+        pruned["epochs"] / plain["epochs"],  # below 1: epochs saved
+        saved > 0 and same and peak <= MAX_PARALLEL,
+        before,
+        after,
+    )
 
 
 if __name__ == "__main__":

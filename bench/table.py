@@ -43,6 +43,12 @@ BENCHES = [
     Bench("queue_latency.py", (), ("queue_latency",)),
     Bench("reads_at_size.py", (), ("reads_at_size",)),
     Bench("scale_out.py", (), ("scale_out",)),
+    Bench("sampled_loss_reads.py", (), ("sampled_loss_reads",)),
+    Bench("sweep_throughput.py", (), ("sweep_throughput", "sweep_bookkeeping")),
+    Bench("sweep_pruning.py", (), ("sweep_pruning",)),
+    Bench("recovery.py", (), ("recovery_sigterm", "recovery_kill")),
+    Bench("versus_sklearn.py", (), ("versus_sklearn",)),
+    Bench("scaling.py", (), ("scaling_linear",)),
 ]
 
 
