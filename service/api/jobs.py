@@ -38,6 +38,7 @@ from store.queue import BrokerUnavailable, enqueue
 from store.settings import Settings
 from store.status import JobStatus
 
+from . import admission
 from .parsing import cursor_checked, json_body, query_args
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
@@ -49,7 +50,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a job spec, store the job and queue it; a retried Idempotency-Key replays it."""
     owner, key = current_owner(), idempotency.header_key()
     # The rate first, before the body is read; only a job made keeps its place in the count.
-    with _reserve(owner, key) as reservation:
+    with admission.reserve(owner, key, jobs.find_by_idempotency_key) as reservation:
         return _submit(owner, json_body(JOB_SPEC), key, reservation)
 
 
@@ -57,7 +58,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
 def rerun(job_id: str) -> tuple[Response, int, dict[str, str]]:
     """Submit a job's stored spec again, some fields overridden; its name and labels carry over."""
     owner, key = current_owner(), idempotency.header_key()
-    with _reserve(owner, key) as reservation:
+    with admission.reserve(owner, key, jobs.find_by_idempotency_key) as reservation:
         return _rerun(owner, key, job_id, reservation)
 
 
@@ -285,7 +286,7 @@ def _store_once(
             job = jobs.find_by_idempotency_key(session, owner, key) if key else None
             if job is not None:
                 return job, job_out(job), False
-            _admit(session, owner)
+            admission.admit(session, owner)
             settings = current_settings()
             queue = settings.queue_name  # where enqueue() sends its message
             try:
@@ -301,7 +302,7 @@ def _store_once(
                     max_active=settings.max_active_jobs,
                 )
             except jobs.QuotaExceeded as exc:
-                raise quota_full(exc) from exc
+                raise admission.quota_full(exc) from exc
             return job, job_out(job), True
     except IntegrityError:
         if key is None:
@@ -314,63 +315,17 @@ def _store_once(
             return job, job_out(job), False
 
 
-def _reserve(owner: str, key: str | None) -> ratelimit.Reservation:
-    """The submission's place in the owner's rate, or its 429; a replay needs none."""
-    settings = current_settings()
-    try:
-        with current_sessions().begin() as session:
-            return ratelimit.reserve(session, owner, settings)
-    except ratelimit.RateLimited as exc:
-        if key is not None:
-            with current_sessions().begin() as session:
-                if jobs.find_by_idempotency_key(session, owner, key) is not None:
-                    return ratelimit.Reservation()  # a retry of a job made: it is free
-        raise _rate_limited(
-            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
-            exc.retry_after,
-        ) from exc
-    except ratelimit.CounterUnavailable as exc:
-        raise _counter_unavailable() from exc
-
-
-def quota_full(exc: jobs.QuotaExceeded) -> Problem:
-    """The 429 of an owner whose active jobs fill their quota."""
-    return Problem(429, "Too Many Active Jobs", str(exc), "too-many-active-jobs")
-
-
-def _admit(session: Any, owner: str) -> None:
-    """Hold the owner's submissions for the quota's count (and, without Redis, check the rate)."""
-    settings = current_settings()
-    try:
-        ratelimit.admit(session, owner, settings)
-    except ratelimit.RateLimited as exc:
-        raise _rate_limited(
-            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
-            exc.retry_after,
-        ) from exc
-
-
 def _count_prediction(settings: Settings) -> None:
     try:
         ratelimit.count_prediction(current_owner(), settings)
     except ratelimit.RateLimited as exc:
-        raise _rate_limited(
+        raise admission.rate_limited(
             f"at most {settings.predict_rate_limit} predictions per "
             f"{settings.rate_window_seconds} s (PREDICT_RATE_LIMIT)",
             exc.retry_after,
         ) from exc
     except ratelimit.CounterUnavailable as exc:
-        raise _counter_unavailable() from exc
-
-
-def _rate_limited(limit: str, retry_after: int) -> Problem:
-    headers = {"Retry-After": str(retry_after)}
-    detail = f"{limit}; retry in {retry_after} s"
-    return Problem(429, "Too Many Requests", detail, "rate-limited", headers=headers)
-
-
-def _counter_unavailable() -> Problem:
-    return unavailable("the request counter is unreachable; try again shortly", "queue-unavailable")
+        raise admission.counter_unavailable() from exc
 
 
 def final_weights(job: Job) -> dict[str, Any]:

@@ -16,26 +16,21 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import SpecError
 from engine.overrides import MissingPath, apply_overrides
 from service import idempotency
-from service.api.jobs import (
-    _admit,
-    _counter_unavailable,
-    _rate_limited,
-    quota_full,
-    with_datasets,
-)
+from service.api.jobs import with_datasets
 from service.auth import current_caller, current_owner
 from service.config import current_sessions, current_settings
 from service.problems import Problem, from_validation_error, unavailable, validation_problem
 from service.spec import JOB_SPEC, LimitExceeded, check_limits
 from service.sweep_schemas import CurvesQuery, SweepListQuery, TrialQuery, sweep_out, trial_out
 from service.sweep_spec import SWEEP_REQUEST, SweepRequest
-from store import jobs, metrics, ratelimit, sweeps
+from store import jobs, metrics, sweeps
 from store.fair import top_up
 from store.models import Sweep
 from store.queue import BrokerUnavailable
 from store.status import JobStatus
 from store.trials import TooManyTrials, expand
 
+from . import admission
 from .parsing import cursor_checked, json_body, query_args
 
 bp = Blueprint("sweeps", __name__, url_prefix="/api/v1/sweeps")
@@ -49,7 +44,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     """Validate a sweep and every trial's spec, store them and queue what may start."""
     owner, key = current_owner(), idempotency.header_key()
     # A sweep counts once against the submission rate, however many trials it makes.
-    with _reserve(owner, key) as reservation:
+    with admission.reserve(owner, key, sweeps.find_by_idempotency_key) as reservation:
         body = json_body(SWEEP_REQUEST)
         base = _spec(body.base, owner, "base.")
         trials = _trials(body, base, owner)
@@ -209,11 +204,11 @@ def _store_once(
             sweep = sweeps.find_by_idempotency_key(session, owner, key) if key else None
             if sweep is not None:
                 return sweep, sweep_out(session, sweep, full=True), False
-            _admit(session, owner)
+            admission.admit(session, owner)
             try:  # a sweep's trials count while they run: it needs room for one, at least
                 jobs.check_quota(session, owner, current_settings().max_active_jobs)
             except jobs.QuotaExceeded as exc:
-                raise quota_full(exc) from exc
+                raise admission.quota_full(exc) from exc
             name = request.get("name")
             sweep = sweeps.create_sweep(session, owner, name, request, trials, queue, key, digest)
             return sweep, sweep_out(session, sweep, full=True), True
@@ -226,22 +221,3 @@ def _store_once(
             if sweep is None:
                 raise
             return sweep, sweep_out(session, sweep, full=True), False
-
-
-def _reserve(owner: str, key: str | None) -> ratelimit.Reservation:
-    """The submission's place in the owner's rate, or its 429; a replay needs none."""
-    settings = current_settings()
-    try:
-        with current_sessions().begin() as session:
-            return ratelimit.reserve(session, owner, settings)
-    except ratelimit.RateLimited as exc:
-        if key is not None:
-            with current_sessions().begin() as session:
-                if sweeps.find_by_idempotency_key(session, owner, key) is not None:
-                    return ratelimit.Reservation()  # a retry of a sweep made: it is free
-        raise _rate_limited(
-            f"at most {settings.rate_limit} submissions per {settings.rate_window_seconds} s",
-            exc.retry_after,
-        ) from exc
-    except ratelimit.CounterUnavailable as exc:
-        raise _counter_unavailable() from exc
