@@ -57,15 +57,23 @@ def one_run(stack: Stack, how: signal.Signals) -> tuple[float | None, float]:
         running.send_signal(signal.SIGTERM)
     else:
         os.killpg(running.pid, signal.SIGKILL)
-    exited = None
-    if how == signal.SIGTERM:
-        running.wait(timeout=120)
-        exited = time.monotonic() - stopped_at
-    until(lambda: document()["attempts"] > attempt and document()["status"] == "running")
-    resumed = time.monotonic() - stopped_at
-    running.wait(timeout=120)
+    # Both clocks at once: the job may resume elsewhere before the stopping worker has exited.
+    exited: float | None = None
+    resumed: float | None = None
+    deadline = stopped_at + 120
+    while resumed is None or exited is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after 120 s: exited {exited}, resumed {resumed}")
+        now = time.monotonic() - stopped_at
+        if exited is None and running.poll() is not None:
+            exited = now
+        if resumed is None:
+            seen = document()
+            if seen["attempts"] > attempt and seen["status"] == "running":
+                resumed = now
+        time.sleep(0.02)
     stack.client.post(f"/api/v1/jobs/{job}/cancel")
-    return exited, resumed
+    return (exited if how == signal.SIGTERM else None), resumed
 
 
 def main() -> None:
