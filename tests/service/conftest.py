@@ -17,6 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from alembic import command as alembic_command
+from alembic.config import Config
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +81,21 @@ def drop_database(url: str) -> None:
     name = make_url(url).database
     with psycopg.connect(admin_dsn(url), autocommit=True, connect_timeout=3) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def alembic_config(connection: object | None = None) -> Config:
+    """Alembic's configuration, on ``connection`` when given (else the settings' database)."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["configure_logging"] = False
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database ``engine`` connects to, up to ``revision``."""
+    with engine.begin() as connection:
+        alembic_command.upgrade(alembic_config(connection), revision)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import click
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
@@ -17,16 +16,15 @@ from sqlalchemy.engine import make_url
 from service.cli import wait_for_database
 from store.db import make_engine
 from store.models import Base
-from tests.service.conftest import DATABASE_URL, ROOT, RUN_TAG, drop_database, recreate_database
+from tests.service.conftest import (
+    DATABASE_URL,
+    RUN_TAG,
+    alembic_config,
+    drop_database,
+    recreate_database,
+    upgrade,
+)
 from tests.service.servers import free_port
-
-
-def alembic_config(connection: object | None = None) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["configure_logging"] = False
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
 
 
 @pytest.fixture
@@ -37,11 +35,6 @@ def scratch_postgres(postgres: str) -> Iterator[Engine]:
     yield engine
     engine.dispose()
     drop_database(url.render_as_string(hide_password=False))
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 import redis
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import make_url
 
@@ -27,9 +25,9 @@ from store.settings import Settings, get_settings
 from tests.service.conftest import (
     BROKER_URL,
     DATABASE_URL,
-    ROOT,
     drop_database,
     recreate_database,
+    upgrade,
 )
 from tests.service.servers import drop_queue, private_queue
 from worker.reaper import reap_once
@@ -48,11 +46,7 @@ OWN_URL = _session_database.set(database=f"{_session_database.database}_reaper")
 def own_database(services: None) -> Iterator[str]:
     """This module's database, migrated to the newest schema; no worker knows it."""
     recreate_database(OWN_URL)
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["configure_logging"] = False
-    with engine_for(OWN_URL).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    upgrade(engine_for(OWN_URL))
     yield OWN_URL
     engine_for(OWN_URL).dispose()
     drop_database(OWN_URL)
