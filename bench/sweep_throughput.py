@@ -12,19 +12,21 @@
    (store/pruning.py ``MedianRule.prunes``) against the trials of part 3.
 3. Pruning: a 24-trial sweep over moons (3 learning rates x 8 seeds, 32 epochs) with median
    pruning, max_parallel 1, on a stack flushing every FLUSH_EPOCHS epochs (FLUSH_SECONDS high).
-   The decision's epoch is not stored, and batch ends move (a batch grows, up to _BEHIND x
-   FLUSH_EPOCHS epochs, while the write before it is still going), so the rule is replayed:
-   one trial ran at a time, judged only by the trials that ended before it started, so
-   ``MedianRule.prunes`` is asked again, on the very rows the trial was judged on (in a
-   transaction that first deletes the later trials' rows, rolled back), at every epoch after the
-   warm-up. The first epoch it prunes at bounds the decision from below, so last epoch minus it
-   bounds from above how far a trial ran past its decision: at most one batch is the target.
+   The worker logs, for each trial it prunes, the epoch the rule was asked at when it said so
+   and the epoch the trial stopped after: their difference is how far a trial ran past its
+   decision, at most one batch is the target (a batch grows, up to _BEHIND x FLUSH_EPOCHS
+   epochs, while the write before it is still going). As a check, the rule is replayed: one
+   trial ran at a time, judged only by the trials that ended before it, so ``MedianRule.prunes``
+   is asked again on the very rows the trial was judged on (in a transaction that first deletes
+   the later trials' rows, rolled back) at every epoch after the warm-up; the first epoch it
+   prunes at is at or before the logged decision. Those asks also time one decision.
 Run: .venv/bin/python bench/sweep_throughput.py [--trials 200] [--epochs 20] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import time
@@ -73,6 +75,15 @@ PRUNED_SWEEP = {
     "max_parallel": 1,  # one at a time: the replay knows which rows each trial was judged on
     "pruning": PRUNING,
 }
+
+
+# worker/runner.py's line for a pruned trial (in the stack's log, JSON or text).
+PRUNED_LINE = re.compile(r"job (\S+) pruned: judged after epoch (\d+), stopped after epoch (\d+)")
+
+
+def pruned_in_log(text: str) -> dict[str, tuple[int, int]]:
+    """Per pruned job: the epoch its decision was taken at and the epoch it stopped after."""
+    return {m[1]: (int(m[2]), int(m[3])) for m in PRUNED_LINE.finditer(text)}
 
 
 def dsn(stack: Stack) -> str:
@@ -198,14 +209,16 @@ def bookkeeping(stack: Stack, args: Any) -> dict[str, Any]:
 
 
 def pruning_lag(args: Any) -> dict[str, Any]:
-    """A pruned sweep run one trial at a time; per pruned trial its last epoch and the batch end
-    the rule pruned it at (replayed); the time of one pruning decision (ms, wall and CPU)."""
+    """A pruned sweep run one trial at a time; per trial its last epoch, the worker's logged
+    decision and stop, and the first epoch the replayed rule prunes at; the time of one pruning
+    decision (ms, wall and CPU)."""
     trials = len(LEARNING_RATES) * len(SEEDS)
     with Stack(workers=2, concurrency=1, env=PRUNE_ENV) as stack:
         made = stack.client.post("/api/v1/sweeps", json=PRUNED_SWEEP)
         assert made.status_code == 202, made.text
         with psycopg.connect(dsn(stack)) as connection:
             drained(connection, "sweep_id", made.json()["id"])
+        logged = pruned_in_log(stack.log_path.read_text(errors="replace"))
         factory = sessions(stack.env["DATABASE_URL"])
         rows, decide_wall, decide_cpu = [], [], []
         with factory() as session:
@@ -221,17 +234,25 @@ def pruning_lag(args: Any) -> dict[str, Any]:
                 assert rule is not None
                 if later:  # as the trial saw it: the trials after it had not started
                     session.execute(delete(EpochLoss).where(EpochLoss.job_id.in_(later)))
-                decided = None  # the first epoch it prunes at: the decision is at it or later
+                replayed = None  # the first epoch the rule prunes at
                 for end in range(WARMUP + 1, final + 1):
                     wall, cpu = time.perf_counter(), time.process_time()
                     prunes = rule.prunes(session, job_id, end)
                     decide_wall.append(time.perf_counter() - wall)
                     decide_cpu.append(time.process_time() - cpu)
-                    if prunes and decided is None:
-                        decided = end
+                    if prunes and replayed is None:
+                        replayed = end
                 session.rollback()
-            if status == JobStatus.PRUNED or decided is not None:
-                rows.append((final, decided, status == JobStatus.PRUNED))
+            decided, stopped = logged.get(job_id, (None, None))
+            rows.append(
+                {
+                    "final": final,
+                    "decided": decided,
+                    "stopped": stopped,
+                    "replayed": replayed,
+                    "pruned": status == JobStatus.PRUNED,
+                }
+            )
     return {
         "trials": trials,
         "pruned": rows,
@@ -306,23 +327,34 @@ def main() -> None:
         f"decision (the one a trial gets at the default FLUSH_EPOCHS) = {per_trial:.2f} ms"
     )
 
-    judged = lag["pruned"]  # (last epoch, decision replayed, ended pruned)
-    pruned = [(final, decided) for final, decided, ended in judged if ended]
-    missed = [(final, decided) for final, decided, ended in judged if not ended]
-    lags = [final - decided for final, decided in pruned if decided is not None]
+    judged = lag["pruned"]
+    pruned = [row for row in judged if row["pruned"]]
     print(
         f"\npruning: {len(pruned)} of {lag['trials']} trials pruned, FLUSH_EPOCHS {FLUSH_EPOCHS}, "
-        f"warm-up {WARMUP}; (last epoch, first epoch the rule prunes at): "
-        f"{pruned}"
+        f"warm-up {WARMUP}; (decided after, stopped after, last recorded, replay's first): "
+        + ", ".join(
+            f"({r['decided']}, {r['stopped']}, {r['final']}, {r['replayed']})" for r in pruned
+        )
     )
-    if missed:  # the replay prunes them, the worker did not: (last epoch, replayed decision)
-        print(f"judged prunable by the replay but not pruned: {missed}")
+    unlogged = [r for r in judged if r["pruned"] != (r["decided"] is not None)]
+    if unlogged:  # pruned without the worker's line, or the line without the status
+        print(f"pruned and logged disagree: {unlogged}")
+    lags = [r["stopped"] - r["decided"] for r in pruned if r["decided"] is not None]
     if lags:
         print(
-            f"ran past the first epoch the rule prunes at: median {statistics.median(lags)}, "
-            f"most {max(lags)} epochs (one batch: {FLUSH_EPOCHS}, grown at most {LONGEST_BATCH})"
+            f"ran past the decision: median {statistics.median(lags)}, most {max(lags)} epochs "
+            f"(one batch: {FLUSH_EPOCHS}, grown at most {LONGEST_BATCH})"
         )
-    within = bool(pruned) and len(lags) == len(pruned) and all(n <= LONGEST_BATCH for n in lags)
+    # The log agrees with the rows (the trial's last recorded epoch is where it stopped) and
+    # with the replay (the rule could prune it no later than where it did).
+    consistent = all(
+        r["stopped"] == r["final"] and r["replayed"] is not None and r["replayed"] <= r["decided"]
+        for r in pruned
+        if r["decided"] is not None
+    )
+    within = (
+        bool(pruned) and not unlogged and consistent and all(0 <= n <= LONGEST_BATCH for n in lags)
+    )
     verdict(ratio >= 0.9, f"sweep at {100 * ratio:.0f}% of lone throughput (target >= 90%)")
     verdict(per_trial < 5, f"the sweep's bookkeeping {per_trial:.2f} ms per trial (target < 5)")
     verdict(

@@ -189,7 +189,12 @@ class ProgressRecorder:
         self.status: str = JobStatus.RUNNING
         # A sweep's pruning rule, asked after each batch; once it says so, the run should stop.
         self._prune = prune
-        self.pruned = False
+        self.pruned_at: int | None = None  # the epoch the rule was asked at when it said so
+
+    @property
+    def pruned(self) -> bool:
+        """Whether the sweep's pruning rule has said this trial should stop."""
+        return self.pruned_at is not None
 
     def add(
         self,
@@ -278,7 +283,7 @@ class ProgressRecorder:
                 if epochs:
                     insert_losses(session, self._job_id, epochs, columns)
                     if self._prune is not None and self._prune(session, epochs[-1]):
-                        self.pruned = True  # read by the runner after this write has finished
+                        self.pruned_at = epochs[-1]  # read by the runner after this write
             publish(self._job_id)  # wake live event streams, now that the batch is committed
             return status
 

@@ -180,7 +180,17 @@ def _train_recording(
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
                 # A cancel and a sweep's pruning stop the job the same way, at this boundary.
-                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING or recorder.pruned:
+                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING:
+                    break
+                if recorder.pruned_at is not None:
+                    # The rule answers in the background write of one batch and is read here,
+                    # at the end of the next: said so that the lag can be checked (bench/).
+                    log.info(
+                        "job %s pruned: judged after epoch %d, stopped after epoch %d",
+                        job_id,
+                        recorder.pruned_at,
+                        stats.epoch,
+                    )
                     break
                 if stop_requested.is_set():  # this worker is stopping: another one resumes it
                     if _hand_back(factory, settings, job_id, claim.attempt, training, recorder):

@@ -4,6 +4,7 @@ Each test that runs trials has a queue of its own and its own workers, so the se
 and the other tests' jobs never mix with its trials.
 """
 
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -168,6 +169,13 @@ def test_median_pruning_stops_the_worse_trial(client: Any, queue: str, tmp_path:
     # The pruned trial's epochs stay recorded, up to where it stopped.
     losses = client.get(f"/api/v1/jobs/{trials[3]['job_id']}/losses").get_json()["items"]
     assert len(losses) == trials[3]["epochs_run"]
+    # The worker says when the rule decided and where the trial stopped: at the next batch's end.
+    said = re.findall(
+        rf"job {trials[3]['job_id']} pruned: judged after epoch (\d+), stopped after epoch (\d+)",
+        workers[0].log_path.read_text(),
+    )
+    [(decided, stopped)] = [(int(d), int(s)) for d, s in said]
+    assert 10 < decided < stopped == trials[3]["epochs_run"], said
 
 
 def test_without_pruning_every_trial_runs_out(client: Any, queue: str, tmp_path: Path) -> None:
