@@ -31,7 +31,7 @@ lint: install-test
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 # Every benchmark (bench/table.py lists them), then the table atop BENCHMARKS.md from their results.
 bench: install-test
