@@ -43,6 +43,7 @@ class Stack:
         api_workers: int = 2,
         env: dict[str, str] | None = None,
         api_threads: int = 1,
+        worker_loglevel: str = "WARNING",  # INFO: a bench that reads the workers' job lines
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.database = f"gradyard_bench_{tag}"
@@ -62,6 +63,7 @@ class Stack:
         }
         self.workers, self.concurrency, self.api_workers = workers, concurrency, api_workers
         self.api_threads = api_threads  # > 1: gunicorn's gthread worker, as `gradyard serve` runs
+        self.worker_loglevel = worker_loglevel
         self.processes: list[subprocess.Popen[bytes]] = []
         self.client = httpx.Client(base_url=self.url, timeout=30)
         # The stack's own output (banners, JSON logs) goes here, so a benchmark prints its table.
@@ -103,7 +105,7 @@ class Stack:
                 "worker",
                 "worker",
                 "--loglevel",
-                "WARNING",
+                self.worker_loglevel,
                 "--concurrency",
                 str(self.concurrency),
                 "--without-gossip",

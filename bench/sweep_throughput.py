@@ -213,7 +213,7 @@ def pruning_lag(args: Any) -> dict[str, Any]:
     decision and stop, and the first epoch the replayed rule prunes at; the time of one pruning
     decision (ms, wall and CPU)."""
     trials = len(LEARNING_RATES) * len(SEEDS)
-    with Stack(workers=2, concurrency=1, env=PRUNE_ENV) as stack:
+    with Stack(workers=2, concurrency=1, env=PRUNE_ENV, worker_loglevel="INFO") as stack:
         made = stack.client.post("/api/v1/sweeps", json=PRUNED_SWEEP)
         assert made.status_code == 202, made.text
         with psycopg.connect(dsn(stack)) as connection:

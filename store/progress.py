@@ -281,7 +281,7 @@ class ProgressRecorder:
                 status = _fenced_update(session, self._job_id, self._attempt, **values)
                 if epochs:
                     insert_losses(session, self._job_id, epochs, columns)
-                    if self._prune is not None and self._prune(session, epochs[-1]):
+                    if self._prune and self.pruned_at is None and self._prune(session, epochs[-1]):
                         self.pruned_at = epochs[-1]  # read by the runner after this write
             publish(self._job_id)  # wake live event streams, now that the batch is committed
             return status

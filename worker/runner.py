@@ -180,17 +180,7 @@ def _train_recording(
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_seconds:
                     checkpoint, last_checkpoint = training.checkpoint(), time.monotonic()
                 # A cancel and a sweep's pruning stop the job the same way, at this boundary.
-                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING:
-                    break
-                if recorder.pruned_at is not None:
-                    # The rule answers in the background write of one batch and is read here,
-                    # at the end of the next: said so that the lag can be checked (bench/).
-                    log.info(
-                        "job %s pruned: judged after epoch %d, stopped after epoch %d",
-                        job_id,
-                        recorder.pruned_at,
-                        stats.epoch,
-                    )
+                if recorder.flush_soon(checkpoint) == JobStatus.CANCELLING or recorder.pruned:
                     break
                 if stop_requested.is_set():  # this worker is stopping: another one resumes it
                     if _hand_back(factory, settings, job_id, claim.attempt, training, recorder):
@@ -200,12 +190,22 @@ def _train_recording(
         recorder.flush()
         weights = training.weights() if training.done else None
         stopped, best = training.stopped_epoch, training.best_epoch
-        return _write(
+        status = _write(
             factory,
             settings,
             f"job {job_id}: finish",
             lambda s: finish_job(s, job_id, attempt, weights, stopped, best, recorder.pruned),
         )
+        if status == JobStatus.PRUNED:
+            # The rule answers in the background write of one batch and is read at the end of
+            # a later one: both epochs said, so that the lag can be checked (bench/).
+            log.info(
+                "job %s pruned: judged after epoch %d, stopped after epoch %d",
+                job_id,
+                recorder.pruned_at,
+                training.epoch,
+            )
+        return status
     except (SpecError, ArithmeticError) as exc:
         error = str(exc)
     except TimeLimitReached:
