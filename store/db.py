@@ -1,13 +1,16 @@
 """Database engines and session factories, one per database URL, for the API and the worker."""
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 
 def make_engine(url: str) -> Engine:
@@ -21,8 +24,42 @@ def make_engine(url: str) -> Engine:
         return engine
     if make_url(url).get_backend_name() == "postgresql":
         # A server that accepts the connection and never answers fails it in seconds, not never.
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        event.listen(engine.pool, "checkin", _note_checkin)
+        event.listen(engine.pool, "checkout", _ping_if_idle(engine))
+        return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out again;
+# one in steady use is not. pool_pre_ping's round trip on every checkout was two of a
+# submission's seven (bench/submit_throughput.py): under load connections come back within
+# milliseconds, and a server restarted meanwhile fails the statement, after which SQLAlchemy
+# replaces every pooled connection. Idle ones, the ones a restart or a firewall's timeout
+# leaves dead, are still pinged.
+IDLE_BEFORE_PING_SECONDS = 1.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine) -> Callable[..., None]:
+    """A checkout hook pinging a connection that idled (as pre-ping does: the dialect's ping,
+    out of any transaction); a failed ping has the pool replace the connection."""
+
+    def checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        checked_in = record.info.get("checked_in")
+        if checked_in is None or time.monotonic() - checked_in < IDLE_BEFORE_PING_SECONDS:
+            return  # new, or back from use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection died while idle: {exc}") from exc
+
+    return checkout
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
