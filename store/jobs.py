@@ -144,6 +144,7 @@ def _insert() -> Insert:
 def _insert_within_quota() -> Insert:
     """INSERT ... SELECT <the values> WHERE <the owner's active jobs> < :max_active."""
     table = _JOBS
+    # By ix_jobs_owner_not_ended: the owner's jobs that have not ended, nobody else's.
     active = (
         select(func.count())
         .select_from(table)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -36,6 +37,8 @@ NAMING_CONVENTION = {
 
 # The schema's own guard on the state machine's names (migration 0003 adds it).
 STATUS_IN_ENUM = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus))
+# The jobs that have not ended: the only rows a submission's quota count looks at.
+NOT_ENDED = "status IN ({})".format(", ".join(f"'{s}'" for s in JobStatus if not s.terminal))
 
 # The largest value an Integer column holds (int4 on Postgres): what epochs are bounded by.
 INT_MAX = 2**31 - 1
@@ -77,6 +80,16 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        # The quota count (store/jobs.py): an owner's jobs that have not ended, whatever the
+        # owner's history or the others' queues hold (migration 0012).
+        Index(
+            "ix_jobs_owner_not_ended",
+            "owner",
+            "status",
+            "sweep_id",
+            postgresql_where=text(NOT_ENDED),
+            sqlite_where=text(NOT_ENDED),
+        ),
         Index("ix_jobs_finished_at", "finished_at"),  # the retention purge's oldest first
         # ?label=K:V filters (JSONB containment on Postgres) and ?name= prefixes.
         Index("ix_jobs_labels", "labels", postgresql_using="gin"),
