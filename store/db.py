@@ -24,12 +24,19 @@ def make_engine(url: str) -> Engine:
         return engine
     if make_url(url).get_backend_name() == "postgresql":
         # A server that accepts the connection and never answers fails it in seconds, not never.
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, connect_args={"connect_timeout": 5}, pool_size=POOL_SIZE)
         event.listen(engine.pool, "checkin", _note_checkin)
         event.listen(engine.pool, "checkout", _ping_if_idle(engine))
         return engine
     return create_engine(url, pool_pre_ping=True)
 
+
+# Connections a process keeps open: as many as its threads may hold at once (gunicorn's 8
+# request threads; a worker's runner, heartbeat, progress writer and reaper), and some over.
+# SQLAlchemy's default of 5 kept the API's sixth to eighth connections only for a request each:
+# under load each process opened and closed some 25 a second, a Postgres backend started and
+# ended for each (bench/submit_throughput.py).
+POOL_SIZE = 10
 
 # A connection back in the pool for longer than this is pinged before it is handed out again;
 # one in steady use is not. pool_pre_ping's round trip on every checkout was two of a

@@ -85,3 +85,18 @@ def test_a_connection_killed_between_two_quick_uses_fails_once_then_the_pool_rec
     with pytest.raises(OperationalError):
         backend_pid(engine)
     assert backend_pid(engine) != first
+
+
+def test_a_request_thread_each_keeps_its_connection(engine: Engine) -> None:
+    """gunicorn's 8 request threads, each holding a connection at once, then again: the same
+    backends serve the second round (SQLAlchemy's default pool of 5 closed three and opened
+    three anew each round)."""
+    threads = 8
+    rounds = []
+    for _ in range(2):
+        held = [engine.connect() for _ in range(threads)]
+        rounds.append({c.execute(BACKEND_PID).scalar_one() for c in held})
+        for connection in held:
+            connection.close()
+    assert len(rounds[0]) == threads
+    assert rounds[1] == rounds[0]
