@@ -74,16 +74,13 @@ def create_job(
     request_hash: str | None = None,
     labels: dict[str, str] | None = None,
     queue: str | None = None,
-    *,
-    max_active: int | None = None,
 ) -> Job:
     """Store a new queued job for ``spec`` (already validated and normalised) on ``queue``.
 
-    With ``max_active``, only while the owner has fewer active jobs (else ``QuotaExceeded``):
-    counted by the INSERT itself, so after ``lock_owner`` the count cannot be raced past. A
-    Core INSERT, the job handed back attached to the session with every column known (an
-    ORM unit of work cost the API a seventh of a submission). A second job with the owner's
-    ``idempotency_key`` raises ``IntegrityError``.
+    A Core INSERT, the job handed back attached to the session with every column known (an ORM
+    unit of work cost the API a seventh of a submission). A second job with the owner's
+    ``idempotency_key`` raises ``IntegrityError``. The quota is the caller's to check, under
+    the owner's lock (``store.submissions``).
     """
     values: dict[str, Any] = dict(
         id=str(uuid.uuid4()),
@@ -101,12 +98,7 @@ def create_job(
         attempts=0,
         created_at=utcnow(),
     )
-    if max_active is None:
-        session.execute(_insert(), values)
-    else:
-        made = session.execute(_insert_within_quota(), {**values, "max_active": max_active})
-        if made.first() is None:
-            raise QuotaExceeded(active_count(session, owner), max_active)
+    session.execute(_insert(), values)
     # Every other column is NULL: said here, so that reading the job loads nothing more.
     job = Job(**dict.fromkeys(_UNSET), **values)
     make_transient_to_detached(job)  # it is in the database now: the session only tracks it
@@ -138,22 +130,6 @@ _UNSET = [column.name for column in _JOBS.columns if column.name not in _COLUMNS
 @cache
 def _insert() -> Insert:
     return insert(_JOBS).values({name: bindparam(name) for name in _COLUMNS})
-
-
-@cache
-def _insert_within_quota() -> Insert:
-    """INSERT ... SELECT <the values> WHERE <the owner's active jobs> < :max_active."""
-    table = _JOBS
-    # By ix_jobs_owner_not_ended: the owner's jobs that have not ended, nobody else's.
-    active = (
-        select(func.count())
-        .select_from(table)
-        .where(table.c.owner == bindparam("owner"), _counts_against_quota(table))
-        .scalar_subquery()
-    )
-    row = select(*[bindparam(name, type_=table.c[name].type) for name in _COLUMNS])
-    within = row.where(active < bindparam("max_active"))
-    return insert(table).from_select(_COLUMNS, within).returning(table.c.id)
 
 
 def delete_job(session: Session, job_id: str) -> None:
@@ -208,12 +184,23 @@ def lock_owner(session: Session, owner: str) -> None:
     Postgres only: SQLite (the single-machine embedded mode) has no such lock, and its counts
     may be passed by submissions that race each other.
     """
+    lock_owners(session, [owner])
+
+
+def lock_owners(session: Session, owners: list[str]) -> None:
+    """``lock_owner`` for several owners at once, in the order given: callers that may hold
+    more than one owner at a time give them sorted, so that no two wait for each other."""
     if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(f"gradyard.owner:{owner}".encode()).digest()
-        session.execute(_LOCK_OWNER, {"key": int.from_bytes(digest[:8], signed=True)})
+        digests = [hashlib.sha256(f"gradyard.owner:{owner}".encode()).digest() for owner in owners]
+        keys = [int.from_bytes(digest[:8], signed=True) for digest in digests]
+        session.execute(_LOCK_OWNERS, {"keys": keys})
 
 
-_LOCK_OWNER = text("SELECT pg_advisory_xact_lock(:key)")  # plain text: nothing to compile
+# Plain text: nothing to compile. One round trip, the locks taken in the array's order.
+_LOCK_OWNERS = text(
+    "SELECT pg_advisory_xact_lock(key) "
+    "FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS taken(key, place) ORDER BY place"
+)
 
 
 def _counts_against_quota(table: Table) -> ColumnElement[bool]:
@@ -225,12 +212,19 @@ def _counts_against_quota(table: Table) -> ColumnElement[bool]:
 
 def active_count(session: Session, owner: str) -> int:
     """How many of the owner's jobs count against their quota (``_counts_against_quota``)."""
+    return active_counts(session, [owner])[owner]
+
+
+def active_counts(session: Session, owners: list[str]) -> dict[str, int]:
+    """``active_count`` of each of ``owners``, in one statement (by the partial index of the
+    jobs not ended, ``ix_jobs_owner_not_ended``)."""
     query = (
-        select(func.count())
-        .select_from(_JOBS)
-        .where(_JOBS.c.owner == owner, _counts_against_quota(_JOBS))
+        select(_JOBS.c.owner, func.count())
+        .where(_JOBS.c.owner.in_(owners), _counts_against_quota(_JOBS))
+        .group_by(_JOBS.c.owner)
     )
-    return session.scalar(query) or 0
+    counted = dict(session.execute(query).tuples().all())
+    return {owner: counted.get(owner, 0) for owner in owners}
 
 
 def check_quota(session: Session, owner: str, allowed: int) -> None:

@@ -123,9 +123,15 @@ def reserve(session: Session, owner: str, settings: Settings) -> Reservation:
 
 def admit(session: Session, owner: str, settings: Settings) -> None:
     """Lock the owner's submissions until the transaction ends (and, without Redis, check their
-    rate): then ``jobs.create_job(..., max_active=...)`` counts their active jobs exactly."""
+    rate): then ``jobs.check_quota`` counts their active jobs exactly."""
     # Held until the transaction ends: the counts cannot be raced past on Postgres.
     jobs.lock_owner(session, owner)
+    check_database_rate(session, owner, settings)
+
+
+def check_database_rate(session: Session, owner: str, settings: Settings) -> None:
+    """Without Redis, ``RateLimited`` when the owner's jobs of the window fill their rate
+    (exact once the owner is locked: ``admit``, or a group of submissions)."""
     if settings.rate_limit_redis is None:
         wait = _database_wait(session, owner, settings)
         if wait is not None:

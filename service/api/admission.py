@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from service.config import current_sessions, current_settings
 from service.problems import Problem, unavailable
-from store import jobs, ratelimit
+from store import jobs, ratelimit, submissions
+from store.models import Job
 from store.settings import Settings
 
 
@@ -40,6 +41,17 @@ def admit(session: Any, owner: str) -> None:
     settings = current_settings()
     try:
         ratelimit.admit(session, owner, settings)
+    except ratelimit.RateLimited as exc:
+        raise _submissions_limited(settings, exc.retry_after) from exc
+
+
+def store_job(submission: submissions.Submission) -> tuple[Job, bool]:
+    """``submissions.store``, its refusals as their 429s (``IntegrityError`` goes through)."""
+    settings = current_settings()
+    try:
+        return submissions.store(submission, settings)
+    except jobs.QuotaExceeded as exc:
+        raise quota_full(exc) from exc
     except ratelimit.RateLimited as exc:
         raise _submissions_limited(settings, exc.retry_after) from exc
 

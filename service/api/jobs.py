@@ -37,6 +37,7 @@ from store.models import Job
 from store.queue import BrokerUnavailable, enqueue
 from store.settings import Settings
 from store.status import JobStatus
+from store.submissions import Submission
 
 from . import admission
 from .parsing import cursor_checked, json_body, query_args
@@ -281,38 +282,19 @@ def _store_once(
     labels: dict[str, str],
 ) -> tuple[Job, dict[str, Any], bool]:
     """A new job and True, or False and the job the owner already submitted with ``key``."""
+    submission = Submission(owner, spec, name, labels, key, digest)
     try:
-        with current_sessions().begin() as session:
-            job = jobs.find_by_idempotency_key(session, owner, key) if key else None
-            if job is not None:
-                return job, job_out(job), False
-            admission.admit(session, owner)
-            settings = current_settings()
-            queue = settings.queue_name  # where enqueue() sends its message
-            try:
-                job = jobs.create_job(
-                    session,
-                    spec,
-                    name,
-                    owner,
-                    key,
-                    digest,
-                    labels,
-                    queue,
-                    max_active=settings.max_active_jobs,
-                )
-            except jobs.QuotaExceeded as exc:
-                raise admission.quota_full(exc) from exc
-            return job, job_out(job), True
+        job, created = admission.store_job(submission)
     except IntegrityError:
         if key is None:
             raise
         # A request with the same key committed first: that one is the original.
         with current_sessions().begin() as session:
-            job = jobs.find_by_idempotency_key(session, owner, key)
-            if job is None:
-                raise
-            return job, job_out(job), False
+            original = jobs.find_by_idempotency_key(session, owner, key)
+        if original is None:
+            raise
+        return original, job_out(original), False
+    return job, job_out(job), created
 
 
 def _count_prediction(settings: Settings) -> None:

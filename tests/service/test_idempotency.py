@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import make_server
 
 import service.api.jobs as jobs_view
-from store import jobs
+from store import submissions
 from store.db import sessions
 from store.models import Job
 from store.settings import Settings
@@ -91,28 +92,31 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def hold_lookups_until_all_arrive(monkeypatch: pytest.MonkeyPatch) -> list[Job | None]:
-    """Make every racer miss the key before any inserts, so all but one meet the constraint.
-
-    Returns what each racer's first lookup found.
-    """
-    found_first: list[Job | None] = []
-    barrier = threading.Barrier(RACERS, timeout=20)
-    arrived = iter(range(RACERS))
+def miss_every_racers_lookup(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the stored path's first RACERS key lookups miss, as when every racer looked before
+    any had inserted (in other processes, or before group commit put them in one transaction):
+    all but one then meet the unique constraint. Returns how many inserts it refused."""
+    refused: list[int] = []
+    misses = iter(range(RACERS))
     lock = threading.Lock()
-    real = jobs.find_by_idempotency_key
+    real_lookup, real_create = submissions.find_by_idempotency_key, submissions.create_job
 
-    def held(session: Any, owner: str, key: str) -> Job | None:
-        found = real(session, owner, key)
+    def missing(session: Any, owner: str, key: str) -> Job | None:
         with lock:
-            first_look = next(arrived, None) is not None
-        if first_look:
-            found_first.append(found)
-            barrier.wait()
-        return found
+            if next(misses, None) is not None:
+                return None
+        return real_lookup(session, owner, key)
 
-    monkeypatch.setattr(jobs, "find_by_idempotency_key", held)
-    return found_first
+    def counted(*args: Any, **kwargs: Any) -> Job:
+        try:
+            return real_create(*args, **kwargs)
+        except IntegrityError:
+            refused.append(1)
+            raise
+
+    monkeypatch.setattr(submissions, "find_by_idempotency_key", missing)
+    monkeypatch.setattr(submissions, "create_job", counted)
+    return refused
 
 
 @pytest.mark.parametrize("forced", [False, True], ids=["free-race", "all-miss-the-lookup"])
@@ -124,7 +128,7 @@ def test_racing_retries_make_exactly_one_job(
     monkeypatch: pytest.MonkeyPatch,
     forced: bool,
 ) -> None:
-    first_lookups = hold_lookups_until_all_arrive(monkeypatch) if forced else []
+    refused = miss_every_racers_lookup(monkeypatch) if forced else []
     key = str(uuid.uuid4())
     headers = {**auth_headers, "Idempotency-Key": key}
     start = threading.Barrier(RACERS)
@@ -142,8 +146,8 @@ def test_racing_retries_make_exactly_one_job(
     [job_id] = {response.json()["id"] for response in responses}
     assert rows_with_key(key) == 1
     assert enqueued == [job_id]
-    # Forced: every racer found no job and inserted; all but one lost on the unique constraint.
-    assert first_lookups == ([None] * RACERS if forced else [])
+    # Forced: the missed lookups inserted, and the constraint refused all but the first.
+    assert bool(refused) == forced
     done = wait_for_status(client, job_id, {"succeeded", "failed"})
     assert done["status"] == "succeeded" and done["attempts"] == 1
 
