@@ -6,7 +6,7 @@ import sys
 from flask import Flask
 
 from service.app import create_app
-from store import logging_setup
+from store import logging_setup, warmup
 from store.settings import ConfigError, get_settings
 
 
@@ -20,7 +20,9 @@ def create_wsgi_app() -> Flask:
         raise SystemExit(2) from None
     logging_setup.configure(settings.log_format)
     _bound_malloc_arenas()
-    return create_app(settings)
+    app = create_app(settings)
+    warmup.start(warmup.rehearse_submission, settings)  # this process's first request, ahead
+    return app
 
 
 # glibc's mallopt(M_ARENA_MAX, n). By default every request thread may get its own malloc arena

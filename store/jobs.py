@@ -218,13 +218,18 @@ def active_count(session: Session, owner: str) -> int:
 def active_counts(session: Session, owners: list[str]) -> dict[str, int]:
     """``active_count`` of each of ``owners``, in one statement (by the partial index of the
     jobs not ended, ``ix_jobs_owner_not_ended``)."""
-    query = (
+    counted = dict(session.execute(_active_counts(), {"owners": owners}).tuples().all())
+    return {owner: counted.get(owner, 0) for owner in owners}
+
+
+@cache
+def _active_counts() -> Select[tuple[str, int]]:
+    """Built once: building the statement and its cache key cost more than running it."""
+    return (
         select(_JOBS.c.owner, func.count())
-        .where(_JOBS.c.owner.in_(owners), _counts_against_quota(_JOBS))
+        .where(_JOBS.c.owner.in_(bindparam("owners", expanding=True)), _counts_against_quota(_JOBS))
         .group_by(_JOBS.c.owner)
     )
-    counted = dict(session.execute(query).tuples().all())
-    return {owner: counted.get(owner, 0) for owner in owners}
 
 
 def check_quota(session: Session, owner: str, allowed: int) -> None:

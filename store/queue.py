@@ -127,6 +127,15 @@ def enqueue(settings: Settings, job_id: str, queue: str | None = None) -> None:
         raise BrokerUnavailable(str(exc)) from exc
 
 
+def connect(settings: Settings) -> None:
+    """Open the connection ``enqueue`` publishes on (a process's first submission would)."""
+    if settings.broker_url.startswith("redis"):
+        try:
+            _publisher(settings.broker_url).ping()
+        except REDIS_FAILURES as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+
 @cache
 def _publisher(url: str) -> redis.Redis:
     """The process's connection pool for publishing; fails fast when the broker is down (the

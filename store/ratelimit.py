@@ -150,6 +150,18 @@ def count_prediction(owner: str, settings: Settings) -> None:
         raise RateLimited(wait)
 
 
+def connect(settings: Settings) -> None:
+    """Open the counter's connection and load its scripts (a process's first request would)."""
+    url = settings.rate_limit_redis
+    if url is None:
+        return
+    try:
+        _client(url).script_load(_TAKE)
+        _client(url).script_load(_GIVE_BACK)
+    except REDIS_FAILURES as exc:
+        raise CounterUnavailable(type(exc).__name__) from exc
+
+
 @cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)

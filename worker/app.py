@@ -3,10 +3,10 @@
 import gc
 from typing import Any
 
-from celery import Celery
+from celery import Celery, current_app
 from celery.signals import worker_process_init
 
-from store import events, metrics
+from store import events, metrics, warmup
 from store.db import dispose_after_fork
 from store.queue import broker_config
 from store.settings import Settings
@@ -64,3 +64,4 @@ def _fresh_connections_after_fork(**_: Any) -> None:
     # frozen, on a shared 2-core machine): notebook x10000 1.124 / 1.298 / 1.125 s at load 3.5;
     # moons x200 1.653 / 1.791 / 1.415 s at load 1.5. Frozen is never slower than bare.
     gc.freeze()
+    warmup.start(warmup.rehearse_job, current_app.conf.gradyard_settings)  # the first job, ahead
