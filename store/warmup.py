@@ -9,9 +9,9 @@ first job's POST-to-end was 140 ms against 30 (bench/service_overhead.py's first
 So each process rehearses at its start, on a thread of its own (it serves meanwhile, and a
 database that is not up yet only leaves the first job to pay), with nothing anyone else sees: a
 queue, an owner, a job id and a token that no one has, and jobs that only the rehearsal's own
-transaction ever holds (rolled back). Nothing is committed, no other row is
-locked, nothing is sent to a queue. SQLAlchemy caches a statement's SQL by its shape, not its
-values, so the real statements then find theirs compiled.
+transaction ever holds (rolled back). Nothing is committed, no other row is locked, nothing is
+sent to a queue. SQLAlchemy caches a statement's SQL by its shape, not its values, so the real
+statements then find theirs compiled.
 """
 
 import logging
