@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import CacheStats
 
@@ -51,9 +51,12 @@ def queued_job(settings: Settings) -> str:
 
 
 def snapshot(settings: Settings) -> tuple[list[Any], int, list[bytes]]:
-    """The jobs' rows, the queue's messages and the rehearsals' Redis keys."""
+    """The test's and the rehearsals' job rows (other tests' jobs may still be running on the
+    suite's worker), the test queue's messages and the rehearsals' Redis keys."""
+    ours = or_(Job.owner.in_([OWNER, warmup.REHEARSAL]), Job.queue == warmup.REHEARSAL)
     with sessions(settings.database_url).begin() as session:
-        rows = session.execute(select(Job.id, Job.status, Job.attempts).order_by(Job.id)).all()
+        query = select(Job.id, Job.status, Job.attempts).where(ours).order_by(Job.id)
+        rows = session.execute(query).all()
     broker = redis.Redis.from_url(BROKER_URL)
     return rows, broker.llen(settings.queue_name), broker.keys(f"*{warmup.REHEARSAL}*")
 
