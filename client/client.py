@@ -163,18 +163,25 @@ class Client:
         return self._json("POST", f"/api/v1/jobs/{job_id}/cancel")
 
     def events(
-        self, job_id: str, last_event_id: str | None = None, timeout: float | None = None
+        self,
+        job_id: str,
+        last_event_id: str | None = None,
+        timeout: float | None = None,
+        points: int | None = None,
     ) -> Iterator[Event]:
         """The job's live events until its terminal status, reconnecting where a stream ends.
 
         With ``timeout``, raises ``TimeoutError`` once that many seconds have passed, whether or
         not anything arrives meanwhile (the server's keep-alives end each wait within seconds).
+        ``points``: at most this many points in an epoch event (the server's default: 500).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         busy_retries = 0
         while True:
             headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
             url = f"/api/v1/jobs/{job_id}/events"
+            if points is not None:
+                url += f"?points={points}"
             try:
                 read = _read_timeout(deadline)
                 with self._http.stream("GET", url, headers=headers, timeout=read) as response:
@@ -216,7 +223,9 @@ class Client:
         val_accuracy, val_rmse]`` rows of the batch's epochs (at most 500, evenly spaced, the
         newest last).
         """
-        for event in self.events(job_id, timeout=timeout):
+        # Waiting alone needs no curve: the server then reads and sends none.
+        points = None if on_progress is not None else 0
+        for event in self.events(job_id, timeout=timeout, points=points):
             if event.event == "epoch" and on_progress is not None:
                 on_progress(event.data)
         return self.get(job_id)

@@ -20,6 +20,7 @@ from service.dataset_schemas import (
 )
 from service.schemas import (
     ConfusionOut,
+    EventsQuery,
     JobListQuery,
     JobOut,
     JobPage,
@@ -90,11 +91,11 @@ TEXT = {"type": "string"}
 EVENTS_DESCRIPTION = (
     "`status` events carry {status, epoch, epochs, error}; `epoch` events carry {epoch, epochs, "
     "loss, accuracy, rmse, val_loss, val_accuracy, val_rmse, points}, where points lists [epoch, "
-    "loss, accuracy, rmse, val_loss, val_accuracy, val_rmse] for the epochs persisted "
-    "since the last epoch event (at most 500, evenly spaced, ending with the newest). Event ids "
-    "are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or repeat. "
-    "Comment lines keep the connection alive. Each owner may have MAX_STREAMS_PER_OWNER streams "
-    "open at once (429 beyond) and each server process serves MAX_STREAMS_PER_PROCESS (503 "
+    "loss, accuracy, rmse, val_loss, val_accuracy, val_rmse] for the epochs persisted since the "
+    "last epoch event (at most 500, or `points`, evenly spaced, ending with the newest). Event "
+    "ids are EPOCH:STATUS; send the last one back as Last-Event-ID to resume with no gap or "
+    "repeat. Comment lines keep the connection alive. Each owner may have MAX_STREAMS_PER_OWNER "
+    "streams open at once (429 beyond) and each server process serves MAX_STREAMS_PER_PROCESS (503 "
     "beyond), both with Retry-After; a stream ends soon after its token is revoked."
 )
 RERUN_DESCRIPTION = (
@@ -252,7 +253,7 @@ def build_openapi() -> dict[str, Any]:
                     "204": {"description": "Last-Event-ID already saw the end"},
                 },
                 "404 422 429",
-                parameters=[JOB_ID, LAST_EVENT_ID],
+                parameters=[JOB_ID, LAST_EVENT_ID, *_query_parameters(EventsQuery)],
                 description=EVENTS_DESCRIPTION,
             ),
         },

@@ -11,6 +11,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from store.events import MAX_POINTS
 from store.jobs import Filters
 from store.models import INT_MAX, Job
 from store.status import JobStatus
@@ -210,6 +211,16 @@ class LossQuery(Query):
     limit: int = Field(default=1000, ge=1, le=10_000)
     every: int = Field(
         default=1, ge=1, le=INT_MAX, description="keep epochs 1, 1+every, 1+2*every, ..."
+    )
+
+
+class EventsQuery(Query):
+    points: int | None = Field(
+        default=None,  # store.events.MAX_POINTS
+        ge=0,
+        le=MAX_POINTS,
+        description="at most this many points in an epoch event (0: none, for a client that "
+        "only waits for the end; the newest epoch's measures still come)",
     )
 
 

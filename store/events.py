@@ -20,8 +20,9 @@ Events, in the order they happened:
   "val_rmse", "points"}``: the epochs persisted since the last epoch event (one flushed batch, or
   several when they landed between two reads). ``epoch`` and the measures are the newest epoch's
   (null where it has none); ``points`` holds ``[epoch, loss, accuracy, rmse, val_loss,
-  val_accuracy, val_rmse]`` rows (``POINT``) for the new epochs, at most ``MAX_POINTS`` of them,
-  evenly spaced, always ending with the newest stored (the whole curve is at ``/losses``). A job
+  val_accuracy, val_rmse]`` rows (``POINT``) for the new epochs, at most ``MAX_POINTS`` of them
+  (or fewer, as the client asks: none for a client that only waits for the end), evenly spaced,
+  always ending with the newest stored (the whole curve is at ``/losses``). A job
   that records every Nth epoch only (``progress.recorded_every``) has points for those; its newest
   epoch may have none, and then only its loss and accuracy (from the job row).
 """
@@ -101,8 +102,11 @@ class Event:
 POINT = ("epoch", "loss", "accuracy", "rmse", "val_loss", "val_accuracy", "val_rmse")
 
 
-def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Event], Cursor]:
-    """The events that bring a client at ``cursor`` up to the job as stored now, and the new cursor.
+def read_events(
+    session: Session, job_id: str, cursor: Cursor, most_points: int | None = None
+) -> tuple[list[Event], Cursor]:
+    """The events that bring a client at ``cursor`` up to the job as stored now, and the new cursor;
+    an epoch event has at most ``most_points`` points (None: ``MAX_POINTS``).
 
     A vanished job reads as a terminal ``failed`` status, so no stream waits on it forever.
     """
@@ -132,10 +136,15 @@ def read_events(session: Session, job_id: str, cursor: Cursor) -> tuple[list[Eve
         events.append(_status_event(cursor, job))
     if job.epoch > cursor.epoch:
         # The row's epoch was written in the same transaction as every loss up to it.
-        points = _points(session, job_id, cursor.epoch, job.epoch)
+        if most_points != 0:
+            most = MAX_POINTS if most_points is None else most_points
+            points = _points(session, job_id, cursor.epoch, job.epoch, most)
+            row = points[-1] if points and points[-1][0] == job.epoch else None
+        else:  # no points: only the newest epoch's row, for its measures
+            points, row = [], _row(session, job_id, job.epoch)
         cursor = Cursor(job.epoch, cursor.status)
-        if points and points[-1][0] == job.epoch:
-            newest = dict(zip(POINT, points[-1], strict=True))
+        if row is not None:
+            newest = dict(zip(POINT, row, strict=True))
         else:  # a thinned curve: the newest epoch has no row, the job row has its loss
             newest = dict.fromkeys(POINT)
             newest.update(epoch=job.epoch, loss=job.latest_loss, accuracy=job.latest_accuracy)
@@ -153,11 +162,11 @@ def _status_event(cursor: Cursor, job: Any) -> Event:
     return Event(str(cursor), "status", data)
 
 
-def _points(session: Session, job_id: str, after: int, last: int) -> list[list[Any]]:
+def _points(session: Session, job_id: str, after: int, last: int, most: int) -> list[list[Any]]:
     # Every stride-th new row, counted back from the newest so that the newest is always in.
     # Rows, not epoch numbers: a thinned curve stores every Nth epoch only.
     new = (EpochLoss.job_id == job_id, EpochLoss.epoch > after, EpochLoss.epoch <= last)
-    stride = -(-(session.scalar(select(func.count()).where(*new)) or 0) // MAX_POINTS)
+    stride = -(-(session.scalar(select(func.count()).where(*new)) or 0) // most)
     back = func.row_number().over(order_by=EpochLoss.epoch.desc()).label("back")
     columns = [getattr(EpochLoss, name) for name in POINT]
     rows = select(*columns, back).where(*new).subquery()
@@ -166,6 +175,14 @@ def _points(session: Session, job_id: str, after: int, last: int) -> list[list[A
         query = query.where((rows.c.back - 1) % stride == 0)
     found = session.execute(query.order_by(rows.c.epoch))
     return [list(row) for row in found]
+
+
+def _row(session: Session, job_id: str, epoch: int) -> list[Any] | None:
+    """The stored measures of one epoch, as a point; None where it has no row."""
+    columns = [getattr(EpochLoss, name) for name in POINT]
+    where = (EpochLoss.job_id == job_id, EpochLoss.epoch == epoch)
+    row = session.execute(select(*columns).where(*where)).one_or_none()
+    return list(row) if row is not None else None
 
 
 def stream(
@@ -178,8 +195,10 @@ def stream(
     clock: Callable[[], float] = time.monotonic,
     allowed: Callable[[], bool] = lambda: True,
     recheck_seconds: float = math.inf,
+    most_points: int | None = None,
 ) -> Iterator[str]:
-    """The job's events as SSE text until its terminal status or ``max_seconds``.
+    """The job's events as SSE text until its terminal status or ``max_seconds``; at most
+    ``most_points`` points in an epoch event.
 
     Every ``recheck_seconds`` it asks ``allowed()`` whether the client may still listen (its token
     may have been revoked meanwhile), and ends at once if not.
@@ -192,7 +211,7 @@ def stream(
         retry = f"retry: {RETRY_MS}\n"
         while True:
             with sessions.begin() as session:
-                events, cursor = read_events(session, job_id, cursor)
+                events, cursor = read_events(session, job_id, cursor, most_points)
             for item in events:
                 yield retry + item.encode()
                 retry, quiet_since = "", clock()

@@ -176,9 +176,10 @@ class EpochLoss(Base):
 
     __tablename__ = "epoch_losses"
 
-    job_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    # A job's, though not by a foreign key: that checked each row alone, and a batch holds
+    # thousands. Triggers check a statement's rows at once, and a job's deletion takes its rows
+    # with it (migration 0013).
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
     loss: Mapped[float] = mapped_column(Float)
     accuracy: Mapped[float | None] = mapped_column(Float)

@@ -16,11 +16,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import EpochStats
 from store.events import publish, publish_after_commit
 from store.models import EpochLoss, Job, utcnow
 from store.moves import move, set_status
@@ -176,11 +178,9 @@ class ProgressRecorder:
         self._flush_epochs = flush_epochs
         self._clock = clock
         self._retry = retry
-        # Columns rather than a dict per epoch: add() runs once per (maybe 0.1 ms) epoch.
-        self._epochs: list[int] = []
-        self._columns: dict[str, list[float | None]] = {name: [] for name in MEASURES}
+        self._kept: list[EpochStats] = []  # the epochs of the next batch that get a row
         self._every, self._last = every, last
-        self._latest: tuple[int, float, float | None] | None = None
+        self._latest: EpochStats | None = None
         self._since_flush = 0
         self._last_flush = clock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
@@ -195,30 +195,19 @@ class ProgressRecorder:
         """Whether the sweep's pruning rule has said this trial should stop."""
         return self.pruned_at is not None
 
-    def add(
-        self,
-        epoch: int,
-        loss: float,
-        accuracy: float | None,
-        rmse: float | None = None,
-        *,
-        final: bool = False,
-        **validation: float | None,
-    ) -> bool:
+    def add(self, stats: EpochStats, *, final: bool = False) -> bool:
         """Remember one epoch's result until the next flush (its row, if it is one kept); True
         when a flush is due (enough time or epochs have passed since the last).
 
-        ``validation``: its val_loss, val_accuracy and val_rmse, those it has. ``final``: the
-        epoch training ended at (early stopping ends before ``last``), which always has a row.
-        It runs once per epoch, and an epoch may take 0.1 ms: everything else waits for a batch.
+        ``final``: the epoch training ended at (early stopping ends before ``last``), which
+        always has a row. It runs once per epoch, and an epoch may take 0.1 ms: it keeps the
+        epoch's stats as they are, and everything else (their columns) waits for a batch.
         """
-        self._latest = (epoch, loss, accuracy)
+        self._latest = stats
         self._since_flush += 1
-        if (epoch - 1) % self._every == 0 or epoch == self._last or final:
-            self._epochs.append(epoch)
-            measures = {"loss": loss, "accuracy": accuracy, "rmse": rmse, **validation}
-            for name, column in self._columns.items():
-                column.append(measures.get(name))
+        epoch = stats.epoch
+        if final or (epoch - 1) % self._every == 0 or epoch == self._last:
+            self._kept.append(stats)
         if (
             self._since_flush < self._flush_epochs
             and self._clock() - self._last_flush < self._flush_seconds
@@ -265,13 +254,14 @@ class ProgressRecorder:
 
         One transaction, so a retry after a lost connection writes it all or nothing again.
         """
-        epochs, columns = self._epochs, self._columns
-        self._epochs, self._columns = [], {name: [] for name in MEASURES}
+        kept, self._kept = self._kept, []
         latest, self._latest, self._since_flush = self._latest, None, 0
         self._last_flush = self._clock()
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
         if latest is not None:
-            values.update(epoch=latest[0], latest_loss=latest[1], latest_accuracy=latest[2])
+            values.update(
+                epoch=latest.epoch, latest_loss=latest.loss, latest_accuracy=latest.accuracy
+            )
         if checkpoint is not None:
             values["checkpoint"] = checkpoint
 
@@ -279,7 +269,8 @@ class ProgressRecorder:
             with self._sessions.begin() as session:
                 # The fenced update first: it locks the row, so no new claim can rewind under us.
                 status = _fenced_update(session, self._job_id, self._attempt, **values)
-                if epochs:
+                if kept:
+                    epochs, columns = _columns(kept)
                     insert_losses(session, self._job_id, epochs, columns)
                     if self._prune and self.pruned_at is None and self._prune(session, epochs[-1]):
                         self.pruned_at = epochs[-1]  # read by the runner after this write
@@ -289,8 +280,15 @@ class ProgressRecorder:
         return write
 
 
-# The measures of an epoch row, besides its epoch (columns of epoch_losses).
+# The measures of an epoch row, besides its epoch (columns of epoch_losses and EpochStats).
 MEASURES = ("loss", "accuracy", "rmse", "val_loss", "val_accuracy", "val_rmse")
+
+
+def _columns(kept: list[EpochStats]) -> tuple[list[int], dict[str, list[float | None]]]:
+    """A batch's epochs, and a list per measure: the shape ``insert_losses`` takes."""
+    columns = {name: list(map(attrgetter(name), kept)) for name in MEASURES}
+    return [stats.epoch for stats in kept], columns
+
 
 _DELETE_FROM = text("DELETE FROM epoch_losses WHERE job_id = :job_id AND epoch >= :first")
 _COPY = f"COPY epoch_losses (job_id, epoch, {', '.join(MEASURES)}) FROM STDIN (FORMAT BINARY)"

@@ -157,19 +157,12 @@ def _train_recording(
         last_checkpoint = started = time.monotonic()
         epoch_timer = EpochTimer(training.epoch)
         time_limit = settings.job_time_limit
-        while not training.done:
+        done = training.done
+        while not done:
             stats = training.run_epoch()
+            done = training.done  # early stopping ends before the last epoch: keep its row
             # Nothing else per epoch (one may take 0.1 ms): the rest waits for a batch.
-            due = recorder.add(
-                stats.epoch,
-                stats.loss,
-                stats.accuracy,
-                stats.rmse,
-                final=training.done,  # early stopping ends before the last epoch: keep its row
-                val_loss=stats.val_loss,
-                val_accuracy=stats.val_accuracy,
-                val_rmse=stats.val_rmse,
-            )
+            due = recorder.add(stats, final=done)
             if due:
                 # Checked here, at an epoch boundary, rather than by Celery's soft time limit:
                 # that one raises wherever the code happens to be, even inside a transaction.

@@ -17,9 +17,11 @@ from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from service.api.parsing import query_args
 from service.auth import current_owner, owned_job_or_404, still_authorized
 from service.config import current_sessions, current_settings
 from service.problems import Problem, unavailable, validation_problem
+from service.schemas import EventsQuery
 from store import events, streams
 from store.settings import Settings
 
@@ -40,6 +42,7 @@ def install(app: Flask, settings: Settings) -> None:
 @bp.get("/<job_id>/events")
 def job_events(job_id: str) -> Response:
     """Stream the job's status changes and persisted epochs until it ends."""
+    most_points = query_args(EventsQuery).points
     try:
         cursor = events.Cursor.parse(request.headers.get("Last-Event-ID"))
     except events.BadCursor as exc:
@@ -69,6 +72,7 @@ def job_events(job_id: str) -> Response:
             settings.events_max_seconds,
             allowed=allowed,
             recheck_seconds=RECHECK_SECONDS,
+            most_points=most_points,
         )
         response = Response(
             _releasing(slot, body),

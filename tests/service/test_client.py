@@ -37,6 +37,13 @@ def test_submit_wait_and_read_everything_back(gy: Client) -> None:
     assert done["status"] == "succeeded" and done["progress"]["epoch"] == 400
     assert seen and seen[-1]["epoch"] == 400
     assert [e["epoch"] for e in seen] == sorted({e["epoch"] for e in seen})
+    assert all(e["points"][-1][0] == e["epoch"] for e in seen)  # a watcher gets the curve
+    # Read again from the start, with as many points per event as asked.
+    for points, epochs in ((0, []), (2, [200, 400])):
+        again = list(gy.events(job["id"], points=points))
+        assert [e.event for e in again] == ["epoch", "status"]
+        assert [p[0] for p in again[0].data["points"]] == epochs
+        assert again[0].data["epoch"] == 400
 
     reference = train(done["spec"])
     losses = list(gy.losses(job["id"], page_size=7))  # many pages

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from engine import EpochStats
 from store import jobs
 from store.db import sessions
 from store.events import Cursor, read_events
@@ -134,7 +135,7 @@ def race(job_id: str, patient: Settings, pause: float) -> str:
     def worker() -> None:
         try:
             for epoch in range(4, 10):
-                recorder.add(epoch, 0.1, None)
+                recorder.add(EpochStats(epoch, 0.1, None))
                 recorder.flush()
             with sessions(DATABASE_URL).begin() as session:
                 outcome.append(finish_job(session, job_id, claim.attempt, {"w": [1.0]}))
@@ -179,7 +180,7 @@ def race(job_id: str, patient: Settings, pause: float) -> str:
     assert stored(job_id) == (False, 0)
     # Later still: the old run's writes, another delivery's claim, a reaper: all find nothing.
     recorder = ProgressRecorder(sessions(DATABASE_URL), job_id, claim.attempt, 0.01, 1)
-    recorder.add(10, 0.1, None)
+    recorder.add(EpochStats(10, 0.1, None))
     with pytest.raises(Superseded):
         recorder.flush()
     recorder.close()

@@ -118,6 +118,20 @@ def test_a_finished_stream_says_so_and_bad_requests_are_problems(
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert bad.get_json()["errors"][0]["field"] == "Last-Event-ID"
     assert bad.get_json()["detail"].count("Last-Event-ID") == 1  # named once, by the field
+    for points in ("-1", "501", "many"):
+        bad = client.get(f"{url}?points={points}")
+        assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+        assert bad.get_json()["errors"][0]["field"] == "points"
+    assert client.get(f"{url}?point=3").status_code == 422  # a misspelt parameter is not ignored
+    # A client that only waits asks for no points; the newest epoch's measures still come.
+    waiting = client.get(f"{url}?points=0", buffered=False)
+    try:
+        shown = [e for e in read_stream(waiting) if "event" in e]
+    finally:
+        waiting.close()
+    assert [(e["id"], e["event"]) for e in shown] == [(e["id"], e["event"]) for e in fresh]
+    assert shown[0]["data"] == {**fresh[0]["data"], "points": []}
+    assert fresh[0]["data"]["points"][-1][:2] == [5, shown[0]["data"]["loss"]]
     missing = client.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000/events")
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
     stranger = {"Authorization": f"Bearer {make_token('stranger')}"}
@@ -184,6 +198,24 @@ def test_events_come_in_the_order_things_happened(job_id: str) -> None:
     found, cursor = read(job_id, cursor)
     assert [e.id for e in found] == ["2020:running", "2020:failed"]
     assert found[1].data["error"] == "boom" and cursor.finished
+
+
+def test_an_event_holds_as_many_points_as_asked_and_always_the_newest(job_id: str) -> None:
+    set_job(job_id, status="running")
+    record(job_id, 1, 100)
+    with sessions(DATABASE_URL).begin() as session:
+        asked = {
+            most: events.read_events(session, job_id, events.Cursor(0, "running"), most)[0]
+            for most in (None, 0, 1, 7, 100)
+        }
+    assert [len(found) for found in asked.values()] == [1] * 5  # one epoch event each
+    points = {most: found[0].data["points"] for most, found in asked.items()}
+    assert [p[0] for p in points[None]] == [p[0] for p in points[100]] == list(range(1, 101))
+    assert points[0] == [] and [p[0] for p in points[1]] == [100]
+    assert [p[0] for p in points[7]] == [10, 25, 40, 55, 70, 85, 100]  # every 15th, back
+    for found in asked.values():  # the newest epoch's measures, whatever the points
+        assert found[0].data == {**asked[None][0].data, "points": found[0].data["points"]}
+        assert found[0].data["loss"] == 1 / 100
 
 
 def stream(job_id: str, wakeups: events.Wakeups, heartbeat: float = 30, most: float = 30) -> Any:

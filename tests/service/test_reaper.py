@@ -16,6 +16,7 @@ import redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import make_url
 
+from engine import EpochStats
 from store.db import engine_for, sessions
 from store.jobs import create_job
 from store.models import EpochLoss, Job, utcnow
@@ -110,14 +111,14 @@ def test_a_superseded_run_can_no_longer_write(make_job: Any, settings: Settings)
     job_id = make_job()
     old = claim(job_id)
     recorder = ProgressRecorder(sessions(OWN_URL), job_id, old.attempt, 0.1, 100)
-    recorder.add(1, 0.5, None)
+    recorder.add(EpochStats(1, 0.5, None))
     recorder.flush()
 
     go_silent(job_id)
     with sessions(OWN_URL).begin() as session:
         assert reap(session, settings).to_enqueue == [job_id]
     assert row(job_id).status == "queued"
-    recorder.add(2, 0.4, None)
+    recorder.add(EpochStats(2, 0.4, None))
     with pytest.raises(Superseded):  # requeued: the old run, alive after all, is fenced out
         recorder.flush()
     new = claim(job_id)

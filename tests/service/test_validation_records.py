@@ -1,11 +1,10 @@
 """The recorder keeps the validation measures beside the loss, and the row of the epoch early
 stopping ended at even when the job records every Nth epoch only."""
 
-from typing import Any
-
 import pytest
 from sqlalchemy import delete, select
 
+from engine import EpochStats
 from store.db import sessions
 from store.jobs import create_job
 from store.models import EpochLoss, Job
@@ -25,8 +24,8 @@ def test_a_thinned_job_stopped_early_keeps_its_last_epoch_and_its_val_measures()
         assert claim is not None
         recorder = ProgressRecorder(factory, job_id, claim.attempt, 60, 1000, every=10, last=100)
         for epoch in range(1, 38):
-            val: dict[str, Any] = {"val_loss": 1.0 / epoch, "val_accuracy": 0.5}
-            recorder.add(epoch, 2.0 / epoch, 0.25, final=epoch == 37, **val)
+            stats = EpochStats(epoch, 2.0 / epoch, 0.25, val_loss=1.0 / epoch, val_accuracy=0.5)
+            recorder.add(stats, final=epoch == 37)
         recorder.flush()
         recorder.close()
         with factory.begin() as session:
