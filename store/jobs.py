@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, defer, make_transient_to_detached
 
 from store.events import publish_after_commit
-from store.models import INT_MAX, Dataset, EpochLoss, Job, Sweep, utcnow
+from store.models import INT_MAX, Dataset, EpochLoss, Job, OwnerActiveJobs, Sweep, utcnow
 from store.moves import move
 from store.status import ACTIVE, TERMINAL, WORKING, JobStatus
 
@@ -203,7 +203,7 @@ _LOCK_OWNERS = text(
 )
 
 
-def _counts_against_quota(table: Table) -> ColumnElement[bool]:
+def counts_against_quota(table: Table) -> ColumnElement[bool]:
     """A lone job queued or running, or a sweep's trial while it runs (the sweep's max_parallel
     bounds those): what an owner's quota of active jobs counts."""
     lone = and_(table.c.sweep_id.is_(None), table.c.status.in_([str(s) for s in ACTIVE]))
@@ -211,13 +211,13 @@ def _counts_against_quota(table: Table) -> ColumnElement[bool]:
 
 
 def active_count(session: Session, owner: str) -> int:
-    """How many of the owner's jobs count against their quota (``_counts_against_quota``)."""
+    """How many of the owner's jobs count against their quota (``counts_against_quota``)."""
     return active_counts(session, [owner])[owner]
 
 
 def active_counts(session: Session, owners: list[str]) -> dict[str, int]:
-    """``active_count`` of each of ``owners``, in one statement (by the partial index of the
-    jobs not ended, ``ix_jobs_owner_not_ended``)."""
+    """``active_count`` of each of ``owners``, in one statement: their rows of
+    ``owner_active_jobs``, which triggers on jobs keep up to date (migration 0014)."""
     counted = dict(session.execute(_active_counts(), {"owners": owners}).tuples().all())
     return {owner: counted.get(owner, 0) for owner in owners}
 
@@ -225,10 +225,9 @@ def active_counts(session: Session, owners: list[str]) -> dict[str, int]:
 @cache
 def _active_counts() -> Select[tuple[str, int]]:
     """Built once: building the statement and its cache key cost more than running it."""
-    return (
-        select(_JOBS.c.owner, func.count())
-        .where(_JOBS.c.owner.in_(bindparam("owners", expanding=True)), _counts_against_quota(_JOBS))
-        .group_by(_JOBS.c.owner)
+    counts = OwnerActiveJobs
+    return select(counts.owner, counts.active).where(
+        counts.owner.in_(bindparam("owners", expanding=True))
     )
 
 

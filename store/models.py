@@ -189,6 +189,16 @@ class EpochLoss(Base):
     val_rmse: Mapped[float | None] = mapped_column(Float)
 
 
+class OwnerActiveJobs(Base):
+    """How many of an owner's jobs hold a place in their quota (``jobs.counts_against_quota``),
+    kept by triggers on jobs (migration 0014): a submission reads one row, not every such job."""
+
+    __tablename__ = "owner_active_jobs"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    active: Mapped[int] = mapped_column(Integer)
+
+
 class ApiToken(Base):
     """A bearer token: who it acts for, and a hash of it (the token itself is never stored)."""
 

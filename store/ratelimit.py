@@ -8,7 +8,7 @@ back (DECR) unless it made a job, so a refusal, an invalid body or a replayed
 ``Idempotency-Key`` costs nothing, and the count stays exact however many submissions race
 (a script runs atomically). Without Redis (the embedded mode's file-system broker) the
 database counts instead: the owner's jobs created in the last window, which every API process
-sees too. The quota of active jobs is counted by the job's INSERT (``jobs.create_job``).
+sees too. The quota of active jobs is checked under the owner's lock (``store.submissions``).
 
 Predictions are counted per window likewise (``<QUEUE_NAME>:predict:<owner>:<window>``), each
 request whatever its outcome, since each costs the API CPU; without Redis each process counts.

@@ -1,0 +1,114 @@
+"""owner_active_jobs (migration 0014): the count a submission reads stays what counting the
+owner's jobs gives, through every kind of change to jobs, one row or many owners at once, on
+Postgres and on the embedded SQLite."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import jobs
+from store.db import make_engine, sessions
+from store.models import Job, Sweep
+from store.progress import claim_job, finish_job
+from tests.service.conftest import DATABASE_URL, upgrade
+
+pytestmark = pytest.mark.usefixtures("services")
+
+SPEC = {"training": {"epochs": 3}}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the run's Postgres database, or on a fresh SQLite file migrated to head."""
+    if request.param == "postgresql":
+        yield sessions(DATABASE_URL)
+        return
+    engine: Engine = make_engine(f"sqlite:///{tmp_path / 'gradyard.db'}")
+    upgrade(engine)
+    yield sessionmaker(engine)
+    engine.dispose()
+
+
+def counted(session: Session, owners: list[str]) -> dict[str, int]:
+    """The owners' counts the slow way: every job of theirs that holds a place."""
+    table = cast(Table, Job.__table__)
+    query = (
+        select(Job.owner, func.count())
+        .where(Job.owner.in_(owners), jobs.counts_against_quota(table))
+        .group_by(Job.owner)
+    )
+    found = dict(session.execute(query).tuples().all())
+    return {owner: found.get(owner, 0) for owner in owners}
+
+
+def test_the_count_follows_every_change_to_jobs(factory: sessionmaker[Session]) -> None:
+    a, b = (f"counter-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    owners = [a, b]
+
+    def check(expected: dict[str, int]) -> None:
+        with factory() as session:
+            assert jobs.active_counts(session, owners) == counted(session, owners) == expected
+
+    def step(change: Callable[[Session], Any]) -> Any:
+        with factory.begin() as session:
+            return change(session)
+
+    try:
+        ids = {
+            owner: [step(lambda s, o=owner: jobs.create_job(s, SPEC, None, o).id) for _ in range(3)]
+            for owner in owners
+        }
+        check({a: 3, b: 3})
+        claim = step(lambda s: claim_job(s, ids[a][0], 3, 60))  # queued -> running: still held
+        check({a: 3, b: 3})
+        step(lambda s: finish_job(s, ids[a][0], claim.attempt, {"w": []}))  # ended: place freed
+        check({a: 2, b: 3})
+        # One statement moving both owners' jobs, and one deleting a queued job of each.
+        step(
+            lambda s: s.execute(
+                update(Job).where(Job.id.in_([ids[a][1], ids[b][1]])).values(status="cancelled")
+            )
+        )
+        check({a: 1, b: 2})
+        step(lambda s: s.execute(delete(Job).where(Job.id.in_([ids[a][2], ids[b][2]]))))
+        check({a: 0, b: 1})
+        step(lambda s: s.execute(delete(Job).where(Job.id == ids[a][0])))  # an ended one: no change
+        check({a: 0, b: 1})
+
+        # A sweep's trials hold a place only while they run.
+        sweep_id = str(uuid.uuid4())
+        step(
+            lambda s: s.execute(
+                insert(Sweep).values(
+                    id=sweep_id,
+                    owner=a,
+                    request={},
+                    metric="loss",
+                    mode="min",
+                    max_parallel=2,
+                    trials=2,
+                )
+            )
+        )
+        trials = [step(lambda s: jobs.create_job(s, SPEC, None, a).id) for _ in range(2)]
+        step(lambda s: s.execute(update(Job).where(Job.id.in_(trials)).values(sweep_id=sweep_id)))
+        check({a: 0, b: 1})
+        step(lambda s: s.execute(update(Job).where(Job.id.in_(trials)).values(status="running")))
+        check({a: 2, b: 1})
+        step(lambda s: s.execute(update(Job).where(Job.id == trials[0]).values(status="pruned")))
+        check({a: 1, b: 1})
+        # A job whose transaction rolls back leaves the count as it was.
+        with pytest.raises(RuntimeError), factory.begin() as session:
+            jobs.create_job(session, SPEC, None, b)
+            raise RuntimeError("rolled back")
+        check({a: 1, b: 1})
+    finally:
+        with factory.begin() as session:
+            session.execute(delete(Job).where(Job.owner.in_(owners)))
+            session.execute(delete(Sweep).where(Sweep.owner.in_(owners)))
+        check({a: 0, b: 0})
