@@ -100,6 +100,7 @@ class Event:
 
 # A point of an epoch event, in order (the first three as before validation existed).
 POINT = ("epoch", "loss", "accuracy", "rmse", "val_loss", "val_accuracy", "val_rmse")
+_POINT_COLUMNS = [getattr(EpochLoss, name) for name in POINT]
 
 
 def read_events(
@@ -168,8 +169,7 @@ def _points(session: Session, job_id: str, after: int, last: int, most: int) -> 
     new = (EpochLoss.job_id == job_id, EpochLoss.epoch > after, EpochLoss.epoch <= last)
     stride = -(-(session.scalar(select(func.count()).where(*new)) or 0) // most)
     back = func.row_number().over(order_by=EpochLoss.epoch.desc()).label("back")
-    columns = [getattr(EpochLoss, name) for name in POINT]
-    rows = select(*columns, back).where(*new).subquery()
+    rows = select(*_POINT_COLUMNS, back).where(*new).subquery()
     query = select(*(rows.c[name] for name in POINT))
     if stride > 1:
         query = query.where((rows.c.back - 1) % stride == 0)
@@ -179,9 +179,8 @@ def _points(session: Session, job_id: str, after: int, last: int, most: int) -> 
 
 def _row(session: Session, job_id: str, epoch: int) -> list[Any] | None:
     """The stored measures of one epoch, as a point; None where it has no row."""
-    columns = [getattr(EpochLoss, name) for name in POINT]
     where = (EpochLoss.job_id == job_id, EpochLoss.epoch == epoch)
-    row = session.execute(select(*columns).where(*where)).one_or_none()
+    row = session.execute(select(*_POINT_COLUMNS).where(*where)).one_or_none()
     return list(row) if row is not None else None
 
 

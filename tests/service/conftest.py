@@ -21,6 +21,7 @@ from alembic import command as alembic_command
 from alembic.config import Config
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TAG = uuid.uuid4().hex[:8]
@@ -96,6 +97,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database ``engine`` connects to, up to ``revision``."""
     with engine.begin() as connection:
         alembic_command.upgrade(alembic_config(connection), revision)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def each_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the run's Postgres database, or on a fresh SQLite file migrated to head: for
+    what the schema itself must do alike on both (its triggers, say)."""
+    from store.db import make_engine, sessions
+
+    if request.param == "postgresql":
+        yield sessions(DATABASE_URL)
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'gradyard.db'}")
+    upgrade(engine)
+    yield sessionmaker(engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,38 +4,24 @@ a job's rows when it is deleted; on Postgres and on the embedded SQLite alike.""
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import make_engine, sessions
+from store.db import sessions
 from store.jobs import create_job
 from store.models import EpochLoss, Job
 from store.progress import insert_losses
-from tests.service.conftest import DATABASE_URL, upgrade
+from tests.service.conftest import DATABASE_URL
 
 pytestmark = pytest.mark.usefixtures("services")
 
 # The trigger's refusal: from SQLAlchemy, or from the driver itself for a COPY.
 REFUSED = (IntegrityError, psycopg.IntegrityError)
 NOT_IN_JOBS = "job_id is not in jobs"
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the run's Postgres database, or on a fresh SQLite file migrated to head."""
-    if request.param == "postgresql":
-        yield sessions(DATABASE_URL)
-        return
-    engine: Engine = make_engine(f"sqlite:///{tmp_path / 'gradyard.db'}")
-    upgrade(engine)
-    yield sessionmaker(engine)
-    engine.dispose()
 
 
 def new_job(factory: sessionmaker[Session], owner: str) -> str:
@@ -50,46 +36,48 @@ def rows_of(factory: sessionmaker[Session], *job_ids: str) -> int:
 
 
 def test_rows_of_a_job_that_does_not_exist_are_refused_and_none_is_kept(
-    factory: sessionmaker[Session],
+    each_database: sessionmaker[Session],
 ) -> None:
     owner = f"integrity-{uuid.uuid4().hex[:8]}"
-    job_id = new_job(factory, owner)
+    job_id = new_job(each_database, owner)
     missing = str(uuid.uuid4())
     try:
-        with pytest.raises(REFUSED, match=NOT_IN_JOBS), factory.begin() as session:
+        with pytest.raises(REFUSED, match=NOT_IN_JOBS), each_database.begin() as session:
             insert_losses(session, missing, [1, 2, 3], {"loss": [0.3, 0.2, 0.1]})
         # One statement naming a real job and a missing one is refused whole, too.
-        with pytest.raises(REFUSED, match=NOT_IN_JOBS), factory.begin() as session:
+        with pytest.raises(REFUSED, match=NOT_IN_JOBS), each_database.begin() as session:
             session.add_all(
                 [
                     EpochLoss(job_id=job_id, epoch=1, loss=0.5),
                     EpochLoss(job_id=missing, epoch=1, loss=0.5),
                 ]
             )
-        assert rows_of(factory, job_id, missing) == 0
-        with factory.begin() as session:  # the job's own rows still go in
+        assert rows_of(each_database, job_id, missing) == 0
+        with each_database.begin() as session:  # the job's own rows still go in
             insert_losses(session, job_id, [1, 2, 3], {"loss": [0.3, 0.2, 0.1]})
-        assert rows_of(factory, job_id) == 3
+        assert rows_of(each_database, job_id) == 3
     finally:
-        with factory.begin() as session:
+        with each_database.begin() as session:
             session.execute(delete(Job).where(Job.owner == owner))
 
 
-def test_deleting_jobs_takes_their_rows_and_only_theirs(factory: sessionmaker[Session]) -> None:
+def test_deleting_jobs_takes_their_rows_and_only_theirs(
+    each_database: sessionmaker[Session],
+) -> None:
     owner = f"integrity-{uuid.uuid4().hex[:8]}"
-    gone, kept = [new_job(factory, owner) for _ in range(3)], new_job(factory, owner)
+    gone, kept = [new_job(each_database, owner) for _ in range(3)], new_job(each_database, owner)
     for job_id in [*gone, kept]:
-        with factory.begin() as session:
+        with each_database.begin() as session:
             insert_losses(session, job_id, [1, 2], {"loss": [0.5, 0.25]})
     try:
-        with factory.begin() as session:  # one statement, several jobs
+        with each_database.begin() as session:  # one statement, several jobs
             session.execute(delete(Job).where(Job.id.in_(gone)))
-        assert rows_of(factory, *gone) == 0
-        assert rows_of(factory, kept) == 2
+        assert rows_of(each_database, *gone) == 0
+        assert rows_of(each_database, kept) == 2
     finally:
-        with factory.begin() as session:
+        with each_database.begin() as session:
             session.execute(delete(Job).where(Job.owner == owner))
-        assert rows_of(factory, kept) == 0
+        assert rows_of(each_database, kept) == 0
 
 
 def test_a_job_being_written_cannot_be_deleted_until_its_rows_are_committed() -> None:

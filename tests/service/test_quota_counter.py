@@ -3,35 +3,20 @@ owner's jobs gives, through every kind of change to jobs, one row or many owners
 Postgres and on the embedded SQLite."""
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import jobs
-from store.db import make_engine, sessions
 from store.models import Job, Sweep
 from store.progress import claim_job, finish_job
-from tests.service.conftest import DATABASE_URL, upgrade
 
 pytestmark = pytest.mark.usefixtures("services")
 
 SPEC = {"training": {"epochs": 3}}
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the run's Postgres database, or on a fresh SQLite file migrated to head."""
-    if request.param == "postgresql":
-        yield sessions(DATABASE_URL)
-        return
-    engine: Engine = make_engine(f"sqlite:///{tmp_path / 'gradyard.db'}")
-    upgrade(engine)
-    yield sessionmaker(engine)
-    engine.dispose()
 
 
 def counted(session: Session, owners: list[str]) -> dict[str, int]:
@@ -46,16 +31,16 @@ def counted(session: Session, owners: list[str]) -> dict[str, int]:
     return {owner: found.get(owner, 0) for owner in owners}
 
 
-def test_the_count_follows_every_change_to_jobs(factory: sessionmaker[Session]) -> None:
+def test_the_count_follows_every_change_to_jobs(each_database: sessionmaker[Session]) -> None:
     a, b = (f"counter-{uuid.uuid4().hex[:8]}" for _ in range(2))
     owners = [a, b]
 
     def check(expected: dict[str, int]) -> None:
-        with factory() as session:
+        with each_database() as session:
             assert jobs.active_counts(session, owners) == counted(session, owners) == expected
 
     def step(change: Callable[[Session], Any]) -> Any:
-        with factory.begin() as session:
+        with each_database.begin() as session:
             return change(session)
 
     try:
@@ -103,12 +88,12 @@ def test_the_count_follows_every_change_to_jobs(factory: sessionmaker[Session]) 
         step(lambda s: s.execute(update(Job).where(Job.id == trials[0]).values(status="pruned")))
         check({a: 1, b: 1})
         # A job whose transaction rolls back leaves the count as it was.
-        with pytest.raises(RuntimeError), factory.begin() as session:
+        with pytest.raises(RuntimeError), each_database.begin() as session:
             jobs.create_job(session, SPEC, None, b)
             raise RuntimeError("rolled back")
         check({a: 1, b: 1})
     finally:
-        with factory.begin() as session:
+        with each_database.begin() as session:
             session.execute(delete(Job).where(Job.owner.in_(owners)))
             session.execute(delete(Sweep).where(Sweep.owner.in_(owners)))
         check({a: 0, b: 0})
