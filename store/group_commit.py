@@ -28,6 +28,8 @@ T = TypeVar("T")
 # under the batch's locks, and kept up to date by the writes themselves.
 Write = Callable[[Session, dict[str, Any]], T]
 Begin = Callable[[Session, list[str]], dict[str, Any]]
+# After the batch's writes, before its commit: what they left for the batch to do at once.
+End = Callable[[Session, dict[str, Any]], None]
 
 
 class _Waiting(Generic[T]):
@@ -56,10 +58,16 @@ _FAILED = "failed"  # its batch's commit failed: its caller gets the error
 class GroupCommit:
     """Runs writes on ``sessions``, those that arrive together in one transaction (at most
     ``most``), after ``begin(session, keys)`` has taken the locks of their keys (sorted, each
-    once) and made what the writes share."""
+    once) and made what the writes share, and before ``end(session, shared)``, if given."""
 
-    def __init__(self, sessions: sessionmaker[Session], begin: Begin, most: int = 32) -> None:
-        self.sessions, self.begin, self.most = sessions, begin, most
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        begin: Begin,
+        end: End | None = None,
+        most: int = 32,
+    ) -> None:
+        self.sessions, self.begin, self.end, self.most = sessions, begin, end, most
         self._guard = threading.Lock()
         self._queue: list[_Waiting[Any]] = []
         self._writing = False
@@ -114,6 +122,8 @@ class GroupCommit:
                 try:
                     shared = self.begin(session, sorted({waiting.key for waiting in batch}))
                     values = [waiting.write(session, shared) for waiting in batch]
+                    if self.end is not None:
+                        self.end(session, shared)
                 except Exception:
                     session.rollback()
                     return  # each runs again alone: what it raises there reaches its caller
@@ -135,4 +145,8 @@ class GroupCommit:
 
     def _alone(self, waiting: "_Waiting[T]") -> T:
         with self.sessions.begin() as session:
-            return waiting.write(session, self.begin(session, [waiting.key]))
+            shared = self.begin(session, [waiting.key])
+            value = waiting.write(session, shared)
+            if self.end is not None:
+                self.end(session, shared)
+            return value

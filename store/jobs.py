@@ -77,11 +77,25 @@ def create_job(
 ) -> Job:
     """Store a new queued job for ``spec`` (already validated and normalised) on ``queue``.
 
-    A Core INSERT, the job handed back attached to the session with every column known (an ORM
-    unit of work cost the API a seventh of a submission). A second job with the owner's
+    ``new_job`` and ``insert_jobs`` of one job. A second job with the owner's
     ``idempotency_key`` raises ``IntegrityError``. The quota is the caller's to check, under
     the owner's lock (``store.submissions``).
     """
+    job = new_job(spec, name, owner, idempotency_key, request_hash, labels, queue)
+    insert_jobs(session, [job])
+    return job
+
+
+def new_job(
+    spec: dict[str, Any],
+    name: str | None,
+    owner: str,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    labels: dict[str, str] | None = None,
+    queue: str | None = None,
+) -> Job:
+    """A new queued job for ``spec``, its id given, not stored yet: ``insert_jobs`` stores it."""
     values: dict[str, Any] = dict(
         id=str(uuid.uuid4()),
         owner=owner,
@@ -98,12 +112,22 @@ def create_job(
         attempts=0,
         created_at=utcnow(),
     )
-    session.execute(_insert(), values)
     # Every other column is NULL: said here, so that reading the job loads nothing more.
-    job = Job(**dict.fromkeys(_UNSET), **values)
-    make_transient_to_detached(job)  # it is in the database now: the session only tracks it
-    session.add(job)
-    return job
+    return Job(**dict.fromkeys(_UNSET), **values)
+
+
+def insert_jobs(session: Session, new: list[Job]) -> None:
+    """Store jobs made by ``new_job``, in one round trip, and attach them to the session.
+
+    A Core INSERT (an ORM unit of work cost the API a seventh of a submission), the jobs
+    handed back with every column known.
+    """
+    if not new:
+        return
+    session.execute(_insert(), [{name: getattr(job, name) for name in _COLUMNS} for job in new])
+    for job in new:
+        make_transient_to_detached(job)  # it is in the database now: the session only tracks it
+        session.add(job)
 
 
 _JOBS = cast(Table, Job.__table__)
@@ -191,15 +215,33 @@ def lock_owners(session: Session, owners: list[str]) -> None:
     """``lock_owner`` for several owners at once, in the order given: callers that may hold
     more than one owner at a time give them sorted, so that no two wait for each other."""
     if session.get_bind().dialect.name == "postgresql":
-        digests = [hashlib.sha256(f"gradyard.owner:{owner}".encode()).digest() for owner in owners]
-        keys = [int.from_bytes(digest[:8], signed=True) for digest in digests]
-        session.execute(_LOCK_OWNERS, {"keys": keys})
+        session.execute(_LOCK_OWNERS, {"keys": _lock_keys(owners)})
+
+
+def lock_owners_and_count(session: Session, owners: list[str]) -> dict[str, int]:
+    """``lock_owners`` then ``active_counts``, in one round trip on Postgres (a function of
+    migration 0015's: a statement of its own reads the counts once the locks are held)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return active_counts(session, owners)
+    values = {"keys": _lock_keys(owners), "owners": owners}
+    counted = dict(session.connection().execute(_LOCK_AND_COUNT, values).tuples().all())
+    return {owner: counted.get(owner, 0) for owner in owners}
+
+
+def _lock_keys(owners: list[str]) -> list[int]:
+    """Each owner's advisory lock: the first 8 bytes of a digest of its name, as a bigint."""
+    digests = [hashlib.sha256(f"gradyard.owner:{owner}".encode()).digest() for owner in owners]
+    return [int.from_bytes(digest[:8], signed=True) for digest in digests]
 
 
 # Plain text: nothing to compile. One round trip, the locks taken in the array's order.
 _LOCK_OWNERS = text(
     "SELECT pg_advisory_xact_lock(key) "
     "FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS taken(key, place) ORDER BY place"
+)
+_LOCK_AND_COUNT = text(
+    "SELECT owner, active "
+    "FROM lock_owners_and_count(CAST(:keys AS bigint[]), CAST(:owners AS varchar[]))"
 )
 
 

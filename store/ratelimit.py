@@ -129,10 +129,15 @@ def admit(session: Session, owner: str, settings: Settings) -> None:
     check_database_rate(session, owner, settings)
 
 
+def counted_in_database(settings: Settings) -> bool:
+    """Whether submissions are counted by their jobs in the database (without Redis)."""
+    return settings.rate_limit_redis is None
+
+
 def check_database_rate(session: Session, owner: str, settings: Settings) -> None:
     """Without Redis, ``RateLimited`` when the owner's jobs of the window fill their rate
     (exact once the owner is locked: ``admit``, or a group of submissions)."""
-    if settings.rate_limit_redis is None:
+    if counted_in_database(settings):
         wait = _database_wait(session, owner, settings)
         if wait is not None:
             raise RateLimited(wait)

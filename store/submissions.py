@@ -1,10 +1,12 @@
 """Storing a submitted job: once per Idempotency-Key, within its owner's rate and quota.
 
 The submissions a process receives at the same moment share a transaction (``group_commit``):
-the owners' locks, the count of their active jobs and the commit are paid once for all of them,
-and each one's own statements are its key's lookup and its INSERT. Under its owner's lock an
-owner's count stays exact for the whole transaction (every submission takes that lock), so the
-batch adds the jobs it stores to it itself.
+the owners' locks, the count of their active jobs, one INSERT of all their jobs and the commit
+are paid once for all of them, and each one's own statement is its key's lookup. Under its
+owner's lock an owner's count stays exact for the whole transaction (every submission takes that
+lock), so the batch adds the jobs it stores to it itself. Two submissions of one batch with the
+same Idempotency-Key meet the unique constraint at its INSERT: the batch then runs again, each
+submission alone, and the second finds the first.
 """
 
 import threading
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from store import jobs, ratelimit
 from store.db import sessions
 from store.group_commit import GroupCommit
-from store.jobs import create_job, find_by_idempotency_key
+from store.jobs import find_by_idempotency_key, insert_jobs, new_job
 from store.models import Job
 from store.settings import Settings
 
@@ -50,9 +52,15 @@ def store(submission: Submission, settings: Settings) -> tuple[Job, bool]:
 
 
 def _begin(session: Session, owners: list[str]) -> dict[str, Any]:
-    """Lock the batch's owners and count their active jobs, once for all its submissions."""
-    jobs.lock_owners(session, owners)
-    return {"active": jobs.active_counts(session, owners)}
+    """Lock the batch's owners and count their active jobs, once for all its submissions
+    (``new`` collects the jobs that ``_end`` stores)."""
+    return {"active": jobs.lock_owners_and_count(session, owners), "new": []}
+
+
+def _end(session: Session, shared: dict[str, Any]) -> None:
+    """Store the batch's new jobs, all in one INSERT."""
+    insert_jobs(session, shared["new"])
+    shared["new"] = []
 
 
 def _write(
@@ -68,13 +76,16 @@ def _write(
     active: dict[str, int] = shared["active"]
     if active[owner] >= settings.max_active_jobs:
         return jobs.QuotaExceeded(active[owner], settings.max_active_jobs)
-    try:
-        ratelimit.check_database_rate(session, owner, settings)
-    except ratelimit.RateLimited as refusal:
-        return refusal
+    if ratelimit.counted_in_database(settings):
+        _end(session, shared)  # the window's count must see the batch's jobs so far
+        try:
+            ratelimit.check_database_rate(session, owner, settings)
+        except ratelimit.RateLimited as refusal:
+            return refusal
     queue = settings.queue_name  # where enqueue() sends its message
     spec, name, labels = submission.spec, submission.name, submission.labels
-    job = create_job(session, spec, name, owner, key, submission.digest, labels, queue)
+    job = new_job(spec, name, owner, key, submission.digest, labels, queue)
+    shared["new"].append(job)
     active[owner] += 1
     return job, True
 
@@ -88,5 +99,5 @@ def _group(url: str) -> GroupCommit:
     if url not in _groups:
         with _made_once:
             if url not in _groups:
-                _groups[url] = GroupCommit(sessions(url), _begin)
+                _groups[url] = GroupCommit(sessions(url), _begin, _end)
     return _groups[url]

@@ -69,8 +69,7 @@ def rehearse_submission(settings: Settings) -> None:
     with reads(settings.database_url) as connection:
         tokens.find_token(connection, _nobody(), settings.secret_key)
     with sessions(settings.database_url)() as session:
-        jobs.lock_owners(session, [REHEARSAL])
-        jobs.active_counts(session, [REHEARSAL])
+        jobs.lock_owners_and_count(session, [REHEARSAL])
         jobs.find_by_idempotency_key(session, REHEARSAL, _nobody())
         spec = {"training": {"epochs": 1}}
         job_id = jobs.create_job(session, spec, None, REHEARSAL, queue=REHEARSAL).id

@@ -78,8 +78,9 @@ def behind_a_held_write(
     it, then those; the futures of the first and of each of ``writes``."""
     release = threading.Event()
     pool = ThreadPoolExecutor(len(writes) + 1)
+    batches = group.batches
     first = pool.submit(group.run, "first", insert("first", lambda: release.wait(DEADLINE)))
-    wait_until(lambda: group.batches == 1, DEADLINE, "the first write to start")
+    wait_until(lambda: group.batches == batches + 1, DEADLINE, "the first write to start")
     futures = [first] + [pool.submit(group.run, key, write) for key, write in writes]
     wait_until(lambda: group.waiting == len(writes), DEADLINE, "the writes to queue")
     release.set()
@@ -157,3 +158,61 @@ def test_a_failed_commit_reaches_every_caller_and_nothing_runs_again(
             future.result()
     assert runs == ["same", "same"]
     assert set(stored(sessions)) == {"first"}
+
+
+class Deferred:
+    """Writes that leave their values for the batch's end, which inserts them in one statement
+    and refuses a batch holding "refused"."""
+
+    def __init__(self) -> None:
+        self.ends: list[list[str]] = []  # the values each end found, in order
+
+    def begin(self, _session: Session, _keys: list[str]) -> dict[str, Any]:
+        return {"values": []}
+
+    def write(self, value: str) -> Callable[[Session, dict[str, Any]], str]:
+        def leave(_session: Session, shared: dict[str, Any]) -> str:
+            shared["values"].append(value)
+            return value
+
+        return leave
+
+    def end(self, session: Session, shared: dict[str, Any]) -> None:
+        values = shared["values"]
+        self.ends.append(list(values))
+        if "refused" in values:
+            raise ValueError("refused")
+        if not values:
+            return
+        tx = session.execute(text("SELECT txid_current()")).scalar_one()
+        rows = [{"value": value, "tx": tx} for value in values]
+        session.execute(text(f"INSERT INTO {TABLE} VALUES (:value, :tx)"), rows)
+
+
+def test_the_end_runs_once_for_each_batch_after_its_writes_and_for_each_write_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    deferred = Deferred()
+    group = GroupCommit(sessions, deferred.begin, deferred.end)
+    assert group.run("a", deferred.write("alone")) == "alone"
+    futures = behind_a_held_write(group, [("a", deferred.write("x")), ("b", deferred.write("y"))])
+    assert [future.result() for future in futures] == [futures[0].result(), "x", "y"]
+    batch = stored(sessions)
+    assert batch["x"] == batch["y"] != batch["alone"]  # the batch's end stored both at once
+    # The held write leaves nothing: its end finds an empty batch.
+    assert deferred.ends == [["alone"], [], ["x", "y"]]
+
+    # An end that raises rolls its batch back; each write then runs alone, with an end of its own.
+    with sessions.begin() as session:
+        session.execute(text(f"DELETE FROM {TABLE}"))
+    deferred.ends.clear()
+    futures = behind_a_held_write(
+        group, [("c", deferred.write("kept")), ("d", deferred.write("refused"))]
+    )
+    futures[0].result()
+    assert futures[1].result() == "kept"
+    with pytest.raises(ValueError, match="refused"):
+        futures[2].result()
+    assert "kept" in stored(sessions) and "refused" not in stored(sessions)
+    assert deferred.ends[1] == ["kept", "refused"]
+    assert sorted(deferred.ends[2:]) == [["kept"], ["refused"]]

@@ -99,7 +99,7 @@ def miss_every_racers_lookup(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     refused: list[int] = []
     misses = iter(range(RACERS))
     lock = threading.Lock()
-    real_lookup, real_create = submissions.find_by_idempotency_key, submissions.create_job
+    real_lookup, real_insert = submissions.find_by_idempotency_key, submissions.insert_jobs
 
     def missing(session: Any, owner: str, key: str) -> Job | None:
         with lock:
@@ -107,15 +107,15 @@ def miss_every_racers_lookup(monkeypatch: pytest.MonkeyPatch) -> list[int]:
                 return None
         return real_lookup(session, owner, key)
 
-    def counted(*args: Any, **kwargs: Any) -> Job:
+    def counted(*args: Any, **kwargs: Any) -> None:
         try:
-            return real_create(*args, **kwargs)
+            real_insert(*args, **kwargs)
         except IntegrityError:
             refused.append(1)
             raise
 
     monkeypatch.setattr(submissions, "find_by_idempotency_key", missing)
-    monkeypatch.setattr(submissions, "create_job", counted)
+    monkeypatch.setattr(submissions, "insert_jobs", counted)
     return refused
 
 

@@ -1,18 +1,22 @@
 """owner_active_jobs (migration 0014): the count a submission reads stays what counting the
 owner's jobs gives, through every kind of change to jobs, one row or many owners at once, on
-Postgres and on the embedded SQLite."""
+Postgres and on the embedded SQLite; and a batch of submissions reads it only once it holds its
+owners' locks (migration 0015)."""
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import jobs
+from store.db import sessions
 from store.models import Job, Sweep
 from store.progress import claim_job, finish_job
+from tests.service.servers import wait_until
 
 pytestmark = pytest.mark.usefixtures("services")
 
@@ -38,6 +42,7 @@ def test_the_count_follows_every_change_to_jobs(each_database: sessionmaker[Sess
     def check(expected: dict[str, int]) -> None:
         with each_database() as session:
             assert jobs.active_counts(session, owners) == counted(session, owners) == expected
+            assert jobs.lock_owners_and_count(session, owners) == expected  # what a batch reads
 
     def step(change: Callable[[Session], Any]) -> Any:
         with each_database.begin() as session:
@@ -97,3 +102,39 @@ def test_the_count_follows_every_change_to_jobs(each_database: sessionmaker[Sess
             session.execute(delete(Job).where(Job.owner.in_(owners)))
             session.execute(delete(Sweep).where(Sweep.owner.in_(owners)))
         check({a: 0, b: 0})
+
+
+def test_a_batch_reads_its_owners_counts_once_it_holds_their_locks(postgres: str) -> None:
+    """A submission holding the owner's lock stores a job; a batch that waits for that lock
+    counts the job once it is committed (a count read before the wait would miss it)."""
+    owner = f"counter-{uuid.uuid4().hex[:8]}"
+    factory = sessions(postgres)
+    read: dict[str, int] = {}
+    try:
+        with factory.begin() as holder:
+            jobs.lock_owners(holder, [owner])
+            jobs.create_job(holder, SPEC, None, owner)
+            pid = holder.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+            def batch() -> None:
+                with factory() as session:
+                    read.update(jobs.lock_owners_and_count(session, [owner]))
+
+            waiter = threading.Thread(target=batch)
+            waiter.start()
+            wait_until(
+                lambda: blocked_by(factory, pid), 60, "the batch to wait for the owner's lock"
+            )
+            assert not read
+        waiter.join(60)
+        assert read == {owner: 1}
+    finally:
+        with factory.begin() as session:
+            session.execute(delete(Job).where(Job.owner == owner))
+
+
+def blocked_by(factory: sessionmaker[Session], pid: int) -> bool:
+    """Whether some session waits for a lock that backend ``pid`` holds."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+    with factory() as session:
+        return bool(session.execute(text(query), {"pid": pid}).scalar_one())
