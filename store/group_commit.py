@@ -5,13 +5,15 @@ for the WAL's flush; alone, every submission pays a lock, its statements and a c
 owner's next submission waits out all of it. Here a write that arrives while another's
 transaction is open waits, and then goes with the others that waited, in the next transaction:
 the owners' locks taken at once (in one order, so that two processes' batches never deadlock),
-each write's statements in turn, one commit. Each write sees the ones before it in the batch (an
-owner's count of active jobs, an Idempotency-Key), so its outcome is the one it would have had
-alone, and its effects are committed before ``run`` returns.
+each write's statements in turn, then what the writes left to do at once (``end``: for
+submissions, one INSERT of all their jobs), one commit. Each write sees what the ones before it
+left in what the batch shares (an owner's count of active jobs), so its outcome is the one it
+would have had alone, and its effects are committed before ``run`` returns.
 
-A write that raises rolls the whole batch back; each of its writes then runs again alone, in its
-own thread, where what it raises (say, the ``IntegrityError`` of an Idempotency-Key another
-process committed meanwhile) reaches its own caller. A write must not raise after writing
+A write (or the end) that raises rolls the whole batch back; each of its writes then runs again
+alone, in its own thread, where what it raises (say, the ``IntegrityError`` of an
+Idempotency-Key another process committed meanwhile, or another write of the same batch)
+reaches its own caller. A write must not raise after writing
 anything it would keep alone, and runs in whichever thread leads the batch: it gets what it
 needs as arguments, not from a request's context.
 """
