@@ -122,10 +122,7 @@ class GroupCommit:
         try:
             with self.sessions() as session:
                 try:
-                    shared = self.begin(session, sorted({waiting.key for waiting in batch}))
-                    values = [waiting.write(session, shared) for waiting in batch]
-                    if self.end is not None:
-                        self.end(session, shared)
+                    values = self._run_writes(session, batch)
                 except Exception:
                     session.rollback()
                     return  # each runs again alone: what it raises there reaches its caller
@@ -147,8 +144,13 @@ class GroupCommit:
 
     def _alone(self, waiting: "_Waiting[T]") -> T:
         with self.sessions.begin() as session:
-            shared = self.begin(session, [waiting.key])
-            value = waiting.write(session, shared)
-            if self.end is not None:
-                self.end(session, shared)
-            return value
+            return self._run_writes(session, [waiting])[0]
+
+    def _run_writes(self, session: Session, batch: list[_Waiting[Any]]) -> list[Any]:
+        """``batch``'s writes in ``session``: their keys locked (``begin``), each write in turn,
+        then ``end``; what each write returned."""
+        shared = self.begin(session, sorted({waiting.key for waiting in batch}))
+        values = [waiting.write(session, shared) for waiting in batch]
+        if self.end is not None:
+            self.end(session, shared)
+        return values
